@@ -1,0 +1,3 @@
+"""Deployment helpers: the local Kafka launcher and manifests."""
+
+__all__: list[str] = []

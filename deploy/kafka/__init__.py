@@ -1,0 +1,1 @@
+"""A real local Apache Kafka (KRaft, one combined node) run from Maven Central jars."""

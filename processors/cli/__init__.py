@@ -1,0 +1,16 @@
+"""The `shopstream` command line."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="shopstream",
+    help="Streaming pipeline for e-commerce shopper behaviour on Apache Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    app()
