@@ -1,0 +1,134 @@
+"""Avro single-object encoding with fastavro.
+
+Framing (Avro specification, "Single-object encoding")::
+
+    C3 01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema's
+          | parsing canonical form | Avro binary of the record
+
+A reader finds the writer schema by fingerprint among every shipped version and
+resolves the record into the current version of the same event type, so data
+written under an earlier schema still decodes.
+
+Fingerprints follow the specification and the Java implementation: a primitive
+with a ``logicalType`` appears in the canonical form as the bare primitive name
+(``"long"``). The Python ``avro`` package keeps ``{"type":"long"}`` there, so its
+``Schema.fingerprint()`` differs for schemas with logical types; its CRC-64 over
+our canonical form is identical (tests/unit/test_codec_interop.py).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.validation import validate as _fastavro_validate
+
+from shopstream.schemas.contract import Contract, EventSchema
+from shopstream.schemas.errors import (
+    DecodeError,
+    EncodeError,
+    MalformedError,
+    NotAvroError,
+    TruncatedError,
+    UnknownSchemaError,
+)
+
+MAGIC = b"\xc3\x01"
+HEADER_SIZE = len(MAGIC) + 8
+
+
+class DecodedEvent(NamedTuple):
+    """A decoded event: its type, the schema it was written with, the record."""
+
+    name: str
+    writer_version: int
+    fingerprint: bytes
+    record: dict[str, Any]
+    """The record resolved into the current version of ``name``."""
+
+
+class Codec:
+    """Encode and decode events of every schema in a :class:`Contract`."""
+
+    def __init__(self, contract: Contract | None = None) -> None:
+        self.contract = contract or Contract.load()
+        self._current = {n: self.contract.latest(n) for n in self.contract.names}
+        self._headers = {n: MAGIC + s.fingerprint for n, s in self._current.items()}
+
+    def schema(self, name: str) -> EventSchema:
+        """The current schema of an event type."""
+        return self.contract.latest(name)
+
+    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
+        """Encode ``record`` under the current schema of ``name``, single-object framed."""
+        try:
+            schema = self._current[name]
+            header = self._headers[name]
+        except KeyError:
+            raise EncodeError(f"unknown event type {name!r}", schema_name=name, record=record) from None
+        buffer = io.BytesIO()
+        buffer.write(header)
+        try:
+            schemaless_writer(buffer, schema.parsed, record)
+        except Exception as exc:  # fastavro raises TypeError, ValueError, KeyError, AttributeError...
+            raise EncodeError(
+                f"{name}: {_explain(schema, record) or exc}", schema_name=name, record=record
+            ) from exc
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> DecodedEvent:
+        """Decode single-object framed bytes; raise a :class:`DecodeError` subclass if not valid."""
+        if len(data) < HEADER_SIZE:
+            if data[: len(MAGIC)] != MAGIC[: len(data)]:
+                raise NotAvroError("does not start with the Avro single-object marker C3 01", raw=data)
+            raise TruncatedError(f"{len(data)} bytes: shorter than the {HEADER_SIZE}-byte header", raw=data)
+        if data[:2] != MAGIC:
+            raise NotAvroError(
+                f"starts with {data[:2].hex()}, not the Avro single-object marker c301", raw=data
+            )
+        fingerprint = bytes(data[2:HEADER_SIZE])
+        writer = self.contract.by_fingerprint(fingerprint)
+        if writer is None:
+            raise UnknownSchemaError(
+                f"no known schema has fingerprint {fingerprint.hex()}", raw=data, fingerprint=fingerprint
+            )
+        record = read_body(data, HEADER_SIZE, writer, self._current[writer.name])
+        return DecodedEvent(writer.name, writer.version, fingerprint, record)
+
+
+def read_body(data: bytes, offset: int, writer: EventSchema, reader: EventSchema) -> dict[str, Any]:
+    """Read one Avro binary record from ``data[offset:]``; the whole rest must be the record."""
+    buffer = io.BytesIO(data)
+    buffer.seek(offset)
+    reader_schema = None if reader is writer else reader.parsed
+    try:
+        record = schemaless_reader(buffer, writer.parsed, reader_schema)
+    except EOFError as exc:
+        raise TruncatedError(f"{writer.name} v{writer.version}: body ends early", raw=data) from exc
+    except Exception as exc:  # garbage bodies raise many types; all mean the same here
+        raise MalformedError(
+            f"{writer.name} v{writer.version}: not a valid record ({type(exc).__name__}: {exc})", raw=data
+        ) from exc
+    if buffer.tell() != len(data):
+        raise MalformedError(
+            f"{writer.name} v{writer.version}: {len(data) - buffer.tell()} bytes after the record",
+            raw=data,
+        )
+    if not isinstance(record, dict):  # pragma: no cover - a record schema always yields a dict
+        raise MalformedError(f"{writer.name}: decoded to {type(record).__name__}", raw=data)
+    return record
+
+
+def _explain(schema: EventSchema, record: Any) -> str | None:
+    """Name the failing field, using fastavro's slower validator (error path only)."""
+    try:
+        _fastavro_validate(record, schema.parsed, raise_errors=True)
+    except Exception as exc:
+        errors = getattr(exc, "errors", None)
+        return "; ".join(str(e) for e in errors) if errors else str(exc)
+    return None
+
+
+__all__ = ["HEADER_SIZE", "MAGIC", "Codec", "DecodeError", "DecodedEvent", "read_body"]

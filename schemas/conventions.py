@@ -1,0 +1,78 @@
+"""Contract conventions beyond Avro itself, and the one check that runs them all.
+
+``shopstream schemas check`` (and the test suite) call :func:`check_contract`: every
+event schema starts with the shared envelope unchanged, every enum has a default
+symbol, every cross-field rule named in a schema is implemented, and every schema is
+FULL_TRANSITIVE compatible with all its earlier versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from shopstream.schemas.contract import Contract, EventSchema
+from shopstream.schemas.evolution import check_full_transitive
+from shopstream.schemas.validation import RULES
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A broken convention or an incompatible change, with where and which rule."""
+
+    schema: str
+    path: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}: {self.path}: {self.rule}: {self.message}"
+
+
+def check_contract(contract: Contract) -> list[Problem]:
+    problems: list[Problem] = []
+    for name in contract.names:
+        versions = contract.versions(name)
+        current = versions[-1]
+        problems.extend(_check_envelope(contract, current))
+        problems.extend(_check_enums(current))
+        problems.extend(_check_rules_exist(current))
+        if current.avsc.get("x-versioned", True) and versions[:-1]:
+            earlier = [(f"v{s.version}", s.avsc) for s in versions[:-1]]
+            for inc in check_full_transitive(current.avsc, earlier):
+                problems.append(
+                    Problem(f"{name} v{current.version}", inc.path, inc.rule, f"{inc.direction}: {inc.message}")
+                )
+    return problems
+
+
+def _label(schema: EventSchema) -> str:
+    return f"{schema.name} v{schema.version}"
+
+
+def _check_envelope(contract: Contract, schema: EventSchema) -> Iterator[Problem]:
+    envelope = contract.envelope_fields
+    fields = schema.avsc["fields"][: len(envelope)]
+    for i, expected in enumerate(envelope):
+        actual = fields[i] if i < len(fields) else None
+        if actual != expected:
+            yield Problem(
+                _label(schema), str(expected["name"]), "envelope",
+                f"field {i + 1} must be the envelope's {expected['name']!r} exactly as in envelope.json",
+            )
+
+
+def _check_enums(schema: EventSchema) -> Iterator[Problem]:
+    for spec in schema.fields:
+        base = spec.base_type
+        if isinstance(base, dict) and base.get("type") == "enum" and "default" not in base:
+            yield Problem(
+                _label(schema), spec.path, "enum_default",
+                "enum has no default symbol, so a new symbol would break old readers",
+            )
+
+
+def _check_rules_exist(schema: EventSchema) -> Iterator[Problem]:
+    for ref in schema.rules:
+        if ref.name not in RULES:
+            yield Problem(_label(schema), ref.path or "$", "rule_missing", f"rule {ref.name!r} is not implemented")
