@@ -11,6 +11,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
+from shopstream.processors.cli import schemas as _schemas  # noqa: E402
+
+app.add_typer(_schemas.app, name="schemas")
+
 
 def main() -> None:
     app()
