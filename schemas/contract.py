@@ -182,7 +182,7 @@ def _load(root: Path) -> Contract:
 def _load_one(name: str, version: int, path: Path) -> EventSchema:
     try:
         avsc = json.loads(path.read_text("utf-8"))
-        parsed = parse_schema(avsc, _write_hint=False)
+        parsed = parse_schema(avsc)
     except (OSError, ValueError, Exception) as exc:  # fastavro raises several types
         raise SchemaDefinitionError(f"{path}: {exc}") from exc
     canonical = to_parsing_canonical_form(parsed)

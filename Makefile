@@ -1,0 +1,65 @@
+# shopstream — every target sets itself up: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: help install kafka-jars test unit integration lint typecheck demo bench docs soak clean
+
+help:
+	@echo "make demo       start a local Kafka, send one event of each type, read them back, stop"
+	@echo "make test       lint, type-check, and the whole test suite against a real broker"
+	@echo "make unit       unit tests only (no broker)"
+	@echo "make bench      benchmarks, JSON in build/bench/"
+	@echo "make docs       regenerate docs/data-dictionary.md from the schemas"
+	@echo "make soak       long-running checks (not part of make test)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Apache Kafka's jars from Maven Central into ~/.cache/shopstream/kafka/<version>/ (once).
+kafka-jars: install
+	$(BIN)/shopstream kafka fetch
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check schemas
+
+# mypy sees the folders under their installed names through a small tree of symlinks.
+typecheck: install
+	@mkdir -p build/typecheck/shopstream
+	@for d in schemas producers processors deploy; do ln -sfn ../../../$$d build/typecheck/shopstream/$$d; done
+	$(BIN)/mypy -p shopstream.schemas -p shopstream.deploy
+
+unit: install
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+integration: kafka-jars
+	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
+
+test: lint typecheck kafka-jars
+	$(BIN)/pytest tests -q $(PYTEST_ARGS)
+
+demo: kafka-jars
+	$(BIN)/shopstream demo
+
+bench: install
+	@mkdir -p build/bench
+	$(BIN)/shopstream bench codec --json build/bench/codec.json
+
+docs: install
+	$(BIN)/shopstream schemas docs
+
+soak: kafka-jars
+	@echo "no soak suite yet: the foundation has no long-running stage to soak"
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

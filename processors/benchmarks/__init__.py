@@ -1,0 +1,1 @@
+"""Benchmarks behind `shopstream bench ...`: figures are ratios measured side by side in one run."""
