@@ -31,13 +31,13 @@ kafka-jars: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check schemas
+	$(BIN)/ruff format --check .
 
 # mypy sees the folders under their installed names through a small tree of symlinks.
 typecheck: install
 	@mkdir -p build/typecheck/shopstream
 	@for d in schemas producers processors deploy; do ln -sfn ../../../$$d build/typecheck/shopstream/$$d; done
-	$(BIN)/mypy -p shopstream.schemas -p shopstream.deploy
+	$(BIN)/mypy -p shopstream.schemas -p shopstream.producers -p shopstream.processors -p shopstream.deploy
 
 unit: install
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)

@@ -53,7 +53,9 @@ def broker(say: Callable[[str], None]) -> Iterator[str]:
 def run(bootstrap: str, say: Callable[[str], None], *, timeout: float = 60.0) -> DemoResult:
     admin = admin_client(bootstrap)
     report = create_topics(admin, pipeline_topics(partitions=3))
-    say(f"topics created: {', '.join(report.created) or 'none'}; existing: {', '.join(report.existing) or 'none'}")
+    say(
+        f"topics created: {', '.join(report.created) or 'none'}; existing: {', '.join(report.existing) or 'none'}"
+    )
 
     codec = Codec()
     events = list(example_events().items())
@@ -76,7 +78,9 @@ def run(bootstrap: str, say: Callable[[str], None], *, timeout: float = 60.0) ->
     sent_ids = set()
     for name, event in events:
         record = event.to_avro()
-        producer.produce(RAW_TOPIC, codec.encode(name, record), partition_key(record), on_delivery=delivered)
+        producer.produce(
+            RAW_TOPIC, codec.encode(name, record), partition_key(record), on_delivery=delivered
+        )
         sent_ids.add(event.event_id)
     remaining = producer.flush(timeout)
     if remaining or failures:

@@ -67,12 +67,16 @@ class Codec:
             schema = self._current[name]
             header = self._headers[name]
         except KeyError:
-            raise EncodeError(f"unknown event type {name!r}", schema_name=name, record=record) from None
+            raise EncodeError(
+                f"unknown event type {name!r}", schema_name=name, record=record
+            ) from None
         buffer = io.BytesIO()
         buffer.write(header)
         try:
             schemaless_writer(buffer, schema.parsed, record)
-        except Exception as exc:  # fastavro raises TypeError, ValueError, KeyError, AttributeError...
+        except (
+            Exception
+        ) as exc:  # fastavro raises TypeError, ValueError, KeyError, AttributeError...
             raise EncodeError(
                 f"{name}: {_explain(schema, record) or exc}", schema_name=name, record=record
             ) from exc
@@ -82,8 +86,12 @@ class Codec:
         """Decode single-object framed bytes; raise a :class:`DecodeError` subclass if not valid."""
         if len(data) < HEADER_SIZE:
             if data[: len(MAGIC)] != MAGIC[: len(data)]:
-                raise NotAvroError("does not start with the Avro single-object marker C3 01", raw=data)
-            raise TruncatedError(f"{len(data)} bytes: shorter than the {HEADER_SIZE}-byte header", raw=data)
+                raise NotAvroError(
+                    "does not start with the Avro single-object marker C3 01", raw=data
+                )
+            raise TruncatedError(
+                f"{len(data)} bytes: shorter than the {HEADER_SIZE}-byte header", raw=data
+            )
         if data[:2] != MAGIC:
             raise NotAvroError(
                 f"starts with {data[:2].hex()}, not the Avro single-object marker c301", raw=data
@@ -92,7 +100,9 @@ class Codec:
         writer = self.contract.by_fingerprint(fingerprint)
         if writer is None:
             raise UnknownSchemaError(
-                f"no known schema has fingerprint {fingerprint.hex()}", raw=data, fingerprint=fingerprint
+                f"no known schema has fingerprint {fingerprint.hex()}",
+                raw=data,
+                fingerprint=fingerprint,
             )
         record = read_body(data, HEADER_SIZE, writer, self._current[writer.name])
         return DecodedEvent(writer.name, writer.version, fingerprint, record)
@@ -109,7 +119,8 @@ def read_body(data: bytes, offset: int, writer: EventSchema, reader: EventSchema
         raise TruncatedError(f"{writer.name} v{writer.version}: body ends early", raw=data) from exc
     except Exception as exc:  # garbage bodies raise many types; all mean the same here
         raise MalformedError(
-            f"{writer.name} v{writer.version}: not a valid record ({type(exc).__name__}: {exc})", raw=data
+            f"{writer.name} v{writer.version}: not a valid record ({type(exc).__name__}: {exc})",
+            raw=data,
         ) from exc
     if buffer.tell() != len(data):
         raise MalformedError(

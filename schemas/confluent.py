@@ -68,7 +68,8 @@ class ConfluentCodec:
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
             # Registry and network errors propagate: they are not a problem of the record.
             raise EncodeError(f"{name}: {exc}", schema_name=name, record=record) from exc
-        assert data is not None  # the serializer returns None only for a None record
+        if not isinstance(data, bytes):  # the serializer returns None only for a None record
+            raise EncodeError(f"{name}: serializer returned no bytes", schema_name=name, record=record)
         return data
 
     def decode(self, data: bytes) -> DecodedEvent:
@@ -77,7 +78,9 @@ class ConfluentCodec:
                 raise NotAvroError("does not start with the Confluent magic byte 00", raw=data)
             raise TruncatedError(f"{len(data)} bytes: shorter than the 5-byte header", raw=data)
         if data[:1] != MAGIC_BYTE:
-            raise NotAvroError(f"starts with {data[:1].hex()}, not the Confluent magic byte 00", raw=data)
+            raise NotAvroError(
+                f"starts with {data[:1].hex()}, not the Confluent magic byte 00", raw=data
+            )
         schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
         writer = self._writer(schema_id, data)
         current = self.contract.latest(writer.name)

@@ -163,7 +163,9 @@ def _load(root: Path) -> Contract:
     if not root.is_dir():
         raise SchemaDefinitionError(f"schema folder {root} does not exist")
     envelope_file = root / "envelope.json"
-    envelope = json.loads(envelope_file.read_text("utf-8"))["fields"] if envelope_file.exists() else []
+    envelope = (
+        json.loads(envelope_file.read_text("utf-8"))["fields"] if envelope_file.exists() else []
+    )
     schemas: dict[str, tuple[EventSchema, ...]] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         files = []
@@ -191,7 +193,9 @@ def _load_one(name: str, version: int, path: Path) -> EventSchema:
     rules: list[RuleRef] = []
     _walk_record(avsc, "", specs, rules, source=str(path))
     by_path = {s.path: s for s in specs}
-    return EventSchema(name, version, avsc, parsed, canonical, fp, tuple(specs), tuple(rules), by_path)
+    return EventSchema(
+        name, version, avsc, parsed, canonical, fp, tuple(specs), tuple(rules), by_path
+    )
 
 
 def fingerprint_of(avsc: Mapping[str, Any]) -> bytes:
@@ -208,7 +212,11 @@ def _strip_null(avro_type: Any) -> Any:
 
 
 def _walk_record(
-    record: Mapping[str, Any], prefix: str, specs: list[FieldSpec], rules: list[RuleRef], source: str
+    record: Mapping[str, Any],
+    prefix: str,
+    specs: list[FieldSpec],
+    rules: list[RuleRef],
+    source: str,
 ) -> None:
     for rule in record.get("x-rules", []):
         rules.append(RuleRef(rule["name"], rule.get("doc", ""), prefix.rstrip(".")))
@@ -228,20 +236,26 @@ def _walk_record(
 def _field_spec(fdef: Mapping[str, Any], path: str, source: str) -> FieldSpec:
     pii = fdef.get("x-pii")
     if pii not in PII_CLASSES:
-        raise SchemaDefinitionError(f"{source}: field {path} has x-pii={pii!r}; expected one of {PII_CLASSES}")
+        raise SchemaDefinitionError(
+            f"{source}: field {path} has x-pii={pii!r}; expected one of {PII_CLASSES}"
+        )
     if not fdef.get("doc"):
         raise SchemaDefinitionError(f"{source}: field {path} has no doc")
     if "x-treatment" not in fdef:
         raise SchemaDefinitionError(f"{source}: field {path} has no x-treatment")
     avro_type = fdef["type"]
     base = _strip_null(avro_type)
-    symbols = tuple(base["symbols"]) if isinstance(base, dict) and base.get("type") == "enum" else None
+    symbols = (
+        tuple(base["symbols"]) if isinstance(base, dict) and base.get("type") == "enum" else None
+    )
     pattern = fdef.get("x-pattern")
     if pattern is not None:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise SchemaDefinitionError(f"{source}: field {path} has a bad x-pattern: {exc}") from exc
+            raise SchemaDefinitionError(
+                f"{source}: field {path} has a bad x-pattern: {exc}"
+            ) from exc
     return FieldSpec(
         path=path,
         avro_type=avro_type,

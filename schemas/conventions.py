@@ -41,7 +41,12 @@ def check_contract(contract: Contract) -> list[Problem]:
             earlier = [(f"v{s.version}", s.avsc) for s in versions[:-1]]
             for inc in check_full_transitive(current.avsc, earlier):
                 problems.append(
-                    Problem(f"{name} v{current.version}", inc.path, inc.rule, f"{inc.direction}: {inc.message}")
+                    Problem(
+                        f"{name} v{current.version}",
+                        inc.path,
+                        inc.rule,
+                        f"{inc.direction}: {inc.message}",
+                    )
                 )
     return problems
 
@@ -57,7 +62,9 @@ def _check_envelope(contract: Contract, schema: EventSchema) -> Iterator[Problem
         actual = fields[i] if i < len(fields) else None
         if actual != expected:
             yield Problem(
-                _label(schema), str(expected["name"]), "envelope",
+                _label(schema),
+                str(expected["name"]),
+                "envelope",
                 f"field {i + 1} must be the envelope's {expected['name']!r} exactly as in envelope.json",
             )
 
@@ -67,7 +74,9 @@ def _check_enums(schema: EventSchema) -> Iterator[Problem]:
         base = spec.base_type
         if isinstance(base, dict) and base.get("type") == "enum" and "default" not in base:
             yield Problem(
-                _label(schema), spec.path, "enum_default",
+                _label(schema),
+                spec.path,
+                "enum_default",
                 "enum has no default symbol, so a new symbol would break old readers",
             )
 
@@ -75,4 +84,9 @@ def _check_enums(schema: EventSchema) -> Iterator[Problem]:
 def _check_rules_exist(schema: EventSchema) -> Iterator[Problem]:
     for ref in schema.rules:
         if ref.name not in RULES:
-            yield Problem(_label(schema), ref.path or "$", "rule_missing", f"rule {ref.name!r} is not implemented")
+            yield Problem(
+                _label(schema),
+                ref.path or "$",
+                "rule_missing",
+                f"rule {ref.name!r} is not implemented",
+            )

@@ -40,10 +40,7 @@ def render(contract: Contract) -> str:
         out.append("|---|---|---|---|---|---|---|")
         for spec in schema.fields:
             out.append(
-                "| `{}` | {} | {} | {} | {} | {} | {} |".format(
-                    spec.path, _type(spec), _format(spec), _range(spec),
-                    PII_LABELS[spec.pii], _cell(spec.treatment), _cell(spec.doc),
-                )
+                f"| `{spec.path}` | {_type(spec)} | {_format(spec)} | {_range(spec)} | {PII_LABELS[spec.pii]} | {_cell(spec.treatment)} | {_cell(spec.doc)} |"
             )
         if schema.rules:
             out.append("\nCross-field rules:\n")
@@ -97,13 +94,29 @@ def _format(spec: FieldSpec) -> str:
 def _range(spec: FieldSpec) -> str:
     parts = []
     if spec.minimum is not None or spec.maximum is not None:
-        lo = "" if spec.minimum is None else f"{spec.minimum:,}" if isinstance(spec.minimum, int) else spec.minimum
-        hi = "" if spec.maximum is None else f"{spec.maximum:,}" if isinstance(spec.maximum, int) else spec.maximum
+        lo = (
+            ""
+            if spec.minimum is None
+            else f"{spec.minimum:,}"
+            if isinstance(spec.minimum, int)
+            else spec.minimum
+        )
+        hi = (
+            ""
+            if spec.maximum is None
+            else f"{spec.maximum:,}"
+            if isinstance(spec.maximum, int)
+            else spec.maximum
+        )
         parts.append(f"{lo} … {hi}".strip())
     if spec.min_length is not None or spec.max_length is not None:
-        parts.append(f"length {spec.min_length or 0} … {spec.max_length if spec.max_length is not None else ''}".strip())
+        parts.append(
+            f"length {spec.min_length or 0} … {spec.max_length if spec.max_length is not None else ''}".strip()
+        )
     if spec.min_items is not None or spec.max_items is not None:
-        parts.append(f"{spec.min_items or 0} … {spec.max_items if spec.max_items is not None else ''} items".strip())
+        parts.append(
+            f"{spec.min_items or 0} … {spec.max_items if spec.max_items is not None else ''} items".strip()
+        )
     if spec.item_max_length is not None:
         parts.append(f"each at most {spec.item_max_length} characters")
     return _cell("; ".join(parts)) or "—"

@@ -55,7 +55,8 @@ def check_full_transitive(
             (f"{label} reads current", old, current),
         ):
             found.extend(
-                Incompatibility(i.path, i.rule, i.message, direction) for i in can_read(reader, writer)
+                Incompatibility(i.path, i.rule, i.message, direction)
+                for i in can_read(reader, writer)
             )
     return found
 
@@ -72,7 +73,9 @@ def _full_name(schema: Mapping[str, Any], namespace: str) -> str:
     return f"{ns}.{name}" if ns else name
 
 
-def _named_types(schema: Any, namespace: str = "", found: dict[str, Any] | None = None) -> dict[str, Any]:
+def _named_types(
+    schema: Any, namespace: str = "", found: dict[str, Any] | None = None
+) -> dict[str, Any]:
     found = {} if found is None else found
     if isinstance(schema, list):
         for branch in schema:
@@ -118,7 +121,9 @@ class _Checker:
             return schema, _full_name(schema, namespace).rpartition(".")[0]
         return schema, namespace
 
-    def check(self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str) -> Iterator[Incompatibility]:
+    def check(
+        self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str
+    ) -> Iterator[Incompatibility]:
         reader, r_ns = self._resolve("r", reader, r_ns)
         writer, w_ns = self._resolve("w", writer, w_ns)
         if isinstance(writer, list):
@@ -126,7 +131,8 @@ class _Checker:
                 if isinstance(reader, list):
                     if not any(not list(self.check(rb, branch, r_ns, w_ns, path)) for rb in reader):
                         yield Incompatibility(
-                            path or "$", "union_branch_missing",
+                            path or "$",
+                            "union_branch_missing",
                             f"writer union branch {_type_name(branch)} has no readable branch in the reader",
                         )
                 else:
@@ -135,7 +141,8 @@ class _Checker:
         if isinstance(reader, list):
             if not any(not list(self.check(rb, writer, r_ns, w_ns, path)) for rb in reader):
                 yield Incompatibility(
-                    path or "$", "type_mismatch",
+                    path or "$",
+                    "type_mismatch",
                     f"reader union has no branch for writer type {_type_name(writer)}",
                 )
             return
@@ -144,7 +151,9 @@ class _Checker:
         if r_kind != w_kind:
             if r_kind in _PROMOTIONS.get(w_kind, frozenset()):
                 return
-            yield Incompatibility(path or "$", "type_mismatch", f"writer {w_kind} cannot be read as {r_kind}")
+            yield Incompatibility(
+                path or "$", "type_mismatch", f"writer {w_kind} cannot be read as {r_kind}"
+            )
             return
         if r_kind in ("record", "error"):
             yield from self._check_record(reader, writer, r_ns, w_ns, path)
@@ -153,25 +162,38 @@ class _Checker:
             missing = [s for s in writer["symbols"] if s not in reader["symbols"]]
             if missing and "default" not in reader:
                 yield Incompatibility(
-                    path or "$", "enum_symbol_missing",
+                    path or "$",
+                    "enum_symbol_missing",
                     f"writer symbols {missing} are unknown to the reader, which has no enum default",
                 )
         elif r_kind == "fixed":
             yield from self._check_names(reader, writer, r_ns, w_ns, path)
             if reader["size"] != writer["size"]:
-                yield Incompatibility(path or "$", "fixed_size", f"size {writer['size']} read as {reader['size']}")
+                yield Incompatibility(
+                    path or "$", "fixed_size", f"size {writer['size']} read as {reader['size']}"
+                )
         elif r_kind == "array":
             yield from self.check(reader["items"], writer["items"], r_ns, w_ns, f"{path}[]")
         elif r_kind == "map":
             yield from self.check(reader["values"], writer["values"], r_ns, w_ns, f"{path}{{}}")
 
-    def _check_names(self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str) -> Iterator[Incompatibility]:
+    def _check_names(
+        self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str
+    ) -> Iterator[Incompatibility]:
         r_name, w_name = _full_name(reader, r_ns), _full_name(writer, w_ns)
         aliases = {a if "." in a else f"{r_ns}.{a}" for a in reader.get("aliases", [])}
-        if r_name != w_name and w_name not in aliases and r_name.rsplit(".", 1)[-1] != w_name.rsplit(".", 1)[-1]:
-            yield Incompatibility(path or "$", "name_mismatch", f"writer type {w_name} read as {r_name}")
+        if (
+            r_name != w_name
+            and w_name not in aliases
+            and r_name.rsplit(".", 1)[-1] != w_name.rsplit(".", 1)[-1]
+        ):
+            yield Incompatibility(
+                path or "$", "name_mismatch", f"writer type {w_name} read as {r_name}"
+            )
 
-    def _check_record(self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str) -> Iterator[Incompatibility]:
+    def _check_record(
+        self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str
+    ) -> Iterator[Incompatibility]:
         key = (_full_name(reader, r_ns) + path, _full_name(writer, w_ns))
         if key in self._seen:  # recursive types
             return
@@ -184,11 +206,14 @@ class _Checker:
             field_path = f"{path}.{rf['name']}" if path else rf["name"]
             wf = writer_fields.get(rf["name"])
             if wf is None:
-                wf = next((writer_fields[a] for a in rf.get("aliases", []) if a in writer_fields), None)
+                wf = next(
+                    (writer_fields[a] for a in rf.get("aliases", []) if a in writer_fields), None
+                )
             if wf is None:
                 if "default" not in rf:
                     yield Incompatibility(
-                        field_path, "missing_default",
+                        field_path,
+                        "missing_default",
                         "the reader has this field without a default and the writer does not write it",
                     )
                 continue

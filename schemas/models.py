@@ -285,9 +285,9 @@ class ProductEvent(Event):
     currency: Annotated[str, contract_field("product", "currency")] = "KRW"
     on_sale: Annotated[bool, contract_field("product", "on_sale")] = True
     tangible: Annotated[TangibleAttributes | None, contract_field("product", "tangible")] = None
-    intangible: Annotated[
-        IntangibleAttributes | None, contract_field("product", "intangible")
-    ] = None
+    intangible: Annotated[IntangibleAttributes | None, contract_field("product", "intangible")] = (
+        None
+    )
 
 
 EVENT_CLASSES: dict[str, type[Event]] = {

@@ -63,7 +63,9 @@ def check_rules(
     for ref in schema.rules:
         rule = RULES.get(ref.name)
         if rule is None:
-            yield Violation(ref.path or "$", ref.name, "rule named in the schema is not implemented")
+            yield Violation(
+                ref.path or "$", ref.name, "rule named in the schema is not implemented"
+            )
             continue
         for path, sub in _values_at(record, ref.path) if ref.path else [("", record)]:
             if sub is None:
@@ -106,7 +108,9 @@ def _check_value(spec: FieldSpec, path: str, value: Any) -> Iterator[Violation]:
         if spec.max_length is not None and len(value) > spec.max_length:
             yield Violation(path, "max_length", f"longer than {spec.max_length} characters")
         elif spec.pattern is not None and not _compiled(spec.pattern).fullmatch(value):
-            yield Violation(path, "format", f"does not match the {spec.format or 'declared'} format")
+            yield Violation(
+                path, "format", f"does not match the {spec.format or 'declared'} format"
+            )
     elif isinstance(value, bool):
         return
     elif isinstance(value, int):
@@ -128,7 +132,9 @@ def _check_value(spec: FieldSpec, path: str, value: Any) -> Iterator[Violation]:
             for i, item in enumerate(value):
                 if isinstance(item, str) and len(item) > spec.item_max_length:
                     yield Violation(
-                        f"{path}[{i}]", "max_length", f"longer than {spec.item_max_length} characters"
+                        f"{path}[{i}]",
+                        "max_length",
+                        f"longer than {spec.item_max_length} characters",
                     )
 
 
@@ -157,7 +163,11 @@ def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tuple
 @_rule
 def _sent_not_before_event(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     sent, event = r.get("sent_time"), r.get("event_time")
-    if isinstance(sent, dt.datetime) and isinstance(event, dt.datetime) and sent < event - ctx.clock_skew:
+    if (
+        isinstance(sent, dt.datetime)
+        and isinstance(event, dt.datetime)
+        and sent < event - ctx.clock_skew
+    ):
         yield "sent_time", "earlier than event_time beyond the clock-skew tolerance"
 
 

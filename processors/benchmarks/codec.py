@@ -14,7 +14,9 @@ from shopstream.schemas.codec import HEADER_SIZE, Codec
 from shopstream.schemas.examples import example_events
 
 
-def run(*, calls: int = 20_000, rounds: int = 5, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
+def run(
+    *, calls: int = 20_000, rounds: int = 5, progress: Callable[[str], None] | None = None
+) -> dict[str, dict[str, float]]:
     """Return ``{type: {encode_us, decode_us}, fastavro_<type>: {...}}`` for every event type."""
     codec = Codec()
     results: dict[str, dict[str, float]] = {}

@@ -13,7 +13,9 @@ app = typer.Typer(help="Run benchmarks and write their figures as JSON.", no_arg
 
 @app.command("codec")
 def codec(
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results to this JSON file.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results to this JSON file.")
+    ] = None,
     calls: Annotated[int, typer.Option(help="Calls per timing round.")] = 20_000,
     rounds: Annotated[int, typer.Option(help="Rounds; the median is reported.")] = 5,
 ) -> None:
@@ -24,8 +26,12 @@ def codec(
     """
     from shopstream.processors.benchmarks import codec as bench
 
-    results = bench.run(calls=calls, rounds=rounds, progress=lambda n: typer.echo(f"measuring {n}...", err=True))
-    typer.echo(f"{'type':10} {'encode µs':>10} {'fastavro':>9} {'ratio':>6} {'decode µs':>10} {'fastavro':>9} {'ratio':>6}")
+    results = bench.run(
+        calls=calls, rounds=rounds, progress=lambda n: typer.echo(f"measuring {n}...", err=True)
+    )
+    typer.echo(
+        f"{'type':10} {'encode µs':>10} {'fastavro':>9} {'ratio':>6} {'decode µs':>10} {'fastavro':>9} {'ratio':>6}"
+    )
     for name in [k for k in results if not k.startswith("fastavro_")]:
         ours, bare = results[name], results[f"fastavro_{name}"]
         typer.echo(

@@ -11,11 +11,15 @@ from shopstream.schemas.contract import Contract
 from shopstream.schemas.conventions import check_contract
 from shopstream.schemas.dictionary import render
 
-app = typer.Typer(help="Inspect, check and document the event contract (schemas/).", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect, check and document the event contract (schemas/).", no_args_is_help=True
+)
 
 SchemasDir = Annotated[
     Path | None,
-    typer.Option("--schemas-dir", help="Folder of <name>/v<N>.avsc files; defaults to the shipped contract."),
+    typer.Option(
+        "--schemas-dir", help="Folder of <name>/v<N>.avsc files; defaults to the shipped contract."
+    ),
 ]
 
 
@@ -46,14 +50,16 @@ def check(schemas_dir: SchemasDir = None) -> None:
         typer.echo(f"{len(problems)} problem(s) in the contract", err=True)
         raise typer.Exit(1)
     total = sum(len(contract.versions(n)) for n in contract.names)
-    typer.echo(f"ok: {len(contract.names)} schemas, {total} versions, all FULL_TRANSITIVE compatible")
+    typer.echo(
+        f"ok: {len(contract.names)} schemas, {total} versions, all FULL_TRANSITIVE compatible"
+    )
 
 
 @app.command("docs")
 def docs(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the data dictionary.")] = Path(
-        "docs/data-dictionary.md"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the data dictionary.")
+    ] = Path("docs/data-dictionary.md"),
     schemas_dir: SchemasDir = None,
     check_only: Annotated[
         bool, typer.Option("--check", help="Do not write; exit 1 if the file is not up to date.")
