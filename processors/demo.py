@@ -50,9 +50,13 @@ def broker(say: Callable[[str], None]) -> Iterator[str]:
             say("stopping the broker...")
 
 
-def run(bootstrap: str, say: Callable[[str], None], *, timeout: float = 60.0) -> DemoResult:
+def run(
+    bootstrap: str, say: Callable[[str], None], *, topic_prefix: str = "", timeout: float = 60.0
+) -> DemoResult:
+    """Create the topics, send one event of each type to the raw topic, read them back."""
     admin = admin_client(bootstrap)
-    report = create_topics(admin, pipeline_topics(partitions=3))
+    raw_topic = topic_prefix + RAW_TOPIC
+    report = create_topics(admin, pipeline_topics(partitions=3, prefix=topic_prefix))
     say(
         f"topics created: {', '.join(report.created) or 'none'}; existing: {', '.join(report.existing) or 'none'}"
     )
@@ -79,13 +83,13 @@ def run(bootstrap: str, say: Callable[[str], None], *, timeout: float = 60.0) ->
     for name, event in events:
         record = event.to_avro()
         producer.produce(
-            RAW_TOPIC, codec.encode(name, record), partition_key(record), on_delivery=delivered
+            raw_topic, codec.encode(name, record), partition_key(record), on_delivery=delivered
         )
         sent_ids.add(event.event_id)
     remaining = producer.flush(timeout)
     if remaining or failures:
         raise KafkaException(f"{remaining} undelivered, failures: {failures}")
-    say(f"sent {len(events)} events to {RAW_TOPIC}")
+    say(f"sent {len(events)} events to {raw_topic}")
 
     consumer = Consumer(
         {
@@ -96,7 +100,7 @@ def run(bootstrap: str, say: Callable[[str], None], *, timeout: float = 60.0) ->
             "isolation.level": "read_committed",
         }
     )
-    consumer.subscribe([RAW_TOPIC])
+    consumer.subscribe([raw_topic])
     received: list[DecodedEvent] = []
     try:
         deadline = time.monotonic() + timeout

@@ -115,9 +115,11 @@ def read_body(data: bytes, offset: int, writer: EventSchema, reader: EventSchema
     reader_schema = None if reader is writer else reader.parsed
     try:
         record = schemaless_reader(buffer, writer.parsed, reader_schema)
-    except EOFError as exc:
-        raise TruncatedError(f"{writer.name} v{writer.version}: body ends early", raw=data) from exc
-    except Exception as exc:  # garbage bodies raise many types; all mean the same here
+    except Exception as exc:  # garbage bodies raise many types; the position tells which case
+        if isinstance(exc, EOFError) or buffer.tell() >= len(data):
+            raise TruncatedError(
+                f"{writer.name} v{writer.version}: body ends early", raw=data
+            ) from exc
         raise MalformedError(
             f"{writer.name} v{writer.version}: not a valid record ({type(exc).__name__}: {exc})",
             raw=data,
