@@ -69,7 +69,9 @@ class ConfluentCodec:
             # Registry and network errors propagate: they are not a problem of the record.
             raise EncodeError(f"{name}: {exc}", schema_name=name, record=record) from exc
         if not isinstance(data, bytes):  # the serializer returns None only for a None record
-            raise EncodeError(f"{name}: serializer returned no bytes", schema_name=name, record=record)
+            raise EncodeError(
+                f"{name}: serializer returned no bytes", schema_name=name, record=record
+            )
         return data
 
     def decode(self, data: bytes) -> DecodedEvent:
