@@ -13,12 +13,13 @@ Fingerprints follow the specification and the Java implementation: a primitive
 with a ``logicalType`` appears in the canonical form as the bare primitive name
 (``"long"``). The Python ``avro`` package keeps ``{"type":"long"}`` there, so its
 ``Schema.fingerprint()`` differs for schemas with logical types; its CRC-64 over
-our canonical form is identical (tests/unit/test_codec_interop.py).
+our canonical form is identical (tests/unit/test_codec.py).
 """
 
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -61,8 +62,14 @@ class Codec:
         """The current schema of an event type."""
         return self.contract.latest(name)
 
-    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
-        """Encode ``record`` under the current schema of ``name``, single-object framed."""
+    def encode(self, name: str, record: Mapping[str, Any], *, validate: bool = False) -> bytes:
+        """Encode ``record`` under the current schema of ``name``, single-object framed.
+
+        fastavro's writer trusts its input and coerces some wrong types (``4.5`` written
+        as ``4``, ``"no"`` as ``True``). Records from the SDK's models are already
+        validated; pass ``validate=True`` for records from anywhere else, to check the
+        Avro types first (about twice the cost of the encode itself).
+        """
         try:
             schema = self._current[name]
             header = self._headers[name]
@@ -70,15 +77,19 @@ class Codec:
             raise EncodeError(
                 f"unknown event type {name!r}", schema_name=name, record=record
             ) from None
+        if validate:
+            problem = _explain(schema, record)
+            if problem:
+                raise EncodeError(f"{name}: {problem}", schema_name=name, record=record)
         buffer = io.BytesIO()
         buffer.write(header)
         try:
             schemaless_writer(buffer, schema.parsed, record)
-        except (
-            Exception
-        ) as exc:  # fastavro raises TypeError, ValueError, KeyError, AttributeError...
+        except Exception as exc:  # fastavro raises TypeError, ValueError, KeyError, ...
             raise EncodeError(
-                f"{name}: {_explain(schema, record) or exc}", schema_name=name, record=record
+                f"{name}: {_explain(schema, record) or _without_values(exc)}",
+                schema_name=name,
+                record=record,
             ) from exc
         return buffer.getvalue()
 
@@ -115,8 +126,8 @@ def read_body(data: bytes, offset: int, writer: EventSchema, reader: EventSchema
     reader_schema = None if reader is writer else reader.parsed
     try:
         record = schemaless_reader(buffer, writer.parsed, reader_schema)
-    except Exception as exc:  # garbage bodies raise many types; the position tells which case
-        if isinstance(exc, EOFError) or buffer.tell() >= len(data):
+    except Exception as exc:  # garbage bodies raise many types; a re-read tells which case
+        if isinstance(exc, EOFError) or _runs_out(data, offset, writer, reader_schema):
             raise TruncatedError(
                 f"{writer.name} v{writer.version}: body ends early", raw=data
             ) from exc
@@ -134,14 +145,68 @@ def read_body(data: bytes, offset: int, writer: EventSchema, reader: EventSchema
     return record
 
 
+class _ReadTracker(io.BytesIO):
+    """A buffer that notes when a read gets fewer bytes than it asked for."""
+
+    ran_out = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if size is not None and size > 0 and len(chunk) < size:
+            self.ran_out = True
+        return chunk
+
+
+def _runs_out(data: bytes, offset: int, writer: EventSchema, reader_schema: Any) -> bool:
+    """Did reading fail because the bytes ended (error path only)?
+
+    The reader's position cannot tell: a bad enum or union index in the last byte
+    leaves it at the end too. fastavro reads a varint byte by byte and fails with an
+    IndexError, not an EOFError, when the bytes end inside one.
+    """
+    buffer = _ReadTracker(data)
+    buffer.seek(offset)
+    try:
+        schemaless_reader(buffer, writer.parsed, reader_schema)
+    except Exception:
+        return buffer.ran_out
+    return False  # pragma: no cover - the same bytes failed a moment ago
+
+
 def _explain(schema: EventSchema, record: Any) -> str | None:
-    """Name the failing field, using fastavro's slower validator (error path only)."""
+    """Name the failing fields and types, never their values (error and validate paths only)."""
     try:
         _fastavro_validate(record, schema.parsed, raise_errors=True)
     except Exception as exc:
         errors = getattr(exc, "errors", None)
-        return "; ".join(str(e) for e in errors) if errors else str(exc)
+        if not errors:
+            return _without_values(exc)
+        return "; ".join(
+            f"{e.field}: {type(e.datum).__name__} does not fit {_schema_label(e.schema)}"
+            for e in errors
+        )
+    if isinstance(record, Mapping):
+        for spec in schema.fields:
+            value = record.get(spec.path)
+            if spec.logical_type == "uuid" and isinstance(value, str):
+                try:
+                    uuid.UUID(value)
+                except ValueError:
+                    return f"{spec.path}: str is not a UUID"
     return None
+
+
+def _schema_label(schema: Any) -> str:
+    if isinstance(schema, dict):
+        return str(schema.get("name") or schema.get("logicalType") or schema.get("type"))
+    if isinstance(schema, list):
+        return " or ".join(_schema_label(s) for s in schema)
+    return str(schema)
+
+
+def _without_values(exc: Exception) -> str:
+    """fastavro's own messages can quote the value; keep the exception type only."""
+    return f"{type(exc).__name__} while writing"
 
 
 __all__ = ["HEADER_SIZE", "MAGIC", "Codec", "DecodeError", "DecodedEvent", "read_body"]

@@ -37,7 +37,7 @@ def check_contract(contract: Contract) -> list[Problem]:
         problems.extend(_check_envelope(contract, current))
         problems.extend(_check_enums(current))
         problems.extend(_check_rules_exist(current))
-        if current.avsc.get("x-versioned", True) and versions[:-1]:
+        if versions[:-1]:
             earlier = [(f"v{s.version}", s.avsc) for s in versions[:-1]]
             for inc in check_full_transitive(current.avsc, earlier):
                 problems.append(

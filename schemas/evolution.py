@@ -31,7 +31,7 @@ class Incompatibility:
     rule: str
     message: str
     direction: str = ""
-    """``"new reads old"`` or ``"old reads new"`` when found by :func:`check_full_transitive`."""
+    """``"current reads vN"`` or ``"vN reads current"`` when found by :func:`check_full_transitive`."""
 
     def __str__(self) -> str:
         where = f" ({self.direction})" if self.direction else ""
@@ -101,7 +101,9 @@ def _named_types(
 class _Checker:
     def __init__(self, reader_types: dict[str, Any], writer_types: dict[str, Any]) -> None:
         self._types = {"r": reader_types, "w": writer_types}
-        self._seen: set[tuple[str, str]] = set()
+        # Record pairs being checked, on the current path only: a recursive type meets
+        # itself again below and is assumed compatible there, as in Avro's Java checker.
+        self._in_progress: set[tuple[str, str]] = set()
 
     def _resolve(self, side: str, schema: Any, namespace: str) -> tuple[Any, str]:
         """Expand references to named types; return (schema, its namespace)."""
@@ -129,22 +131,18 @@ class _Checker:
         if isinstance(writer, list):
             for branch in writer:
                 if isinstance(reader, list):
-                    if not any(not list(self.check(rb, branch, r_ns, w_ns, path)) for rb in reader):
-                        yield Incompatibility(
-                            path or "$",
-                            "union_branch_missing",
-                            f"writer union branch {_type_name(branch)} has no readable branch in the reader",
-                        )
+                    yield from self._read_into_union(
+                        reader, branch, r_ns, w_ns, path, "union_branch_missing",
+                        f"writer union branch {_type_name(branch)} has no readable branch in the reader",
+                    )  # fmt: skip
                 else:
                     yield from self.check(reader, branch, r_ns, w_ns, path)
             return
         if isinstance(reader, list):
-            if not any(not list(self.check(rb, writer, r_ns, w_ns, path)) for rb in reader):
-                yield Incompatibility(
-                    path or "$",
-                    "type_mismatch",
-                    f"reader union has no branch for writer type {_type_name(writer)}",
-                )
+            yield from self._read_into_union(
+                reader, writer, r_ns, w_ns, path, "type_mismatch",
+                f"reader union has no branch for writer type {_type_name(writer)}",
+            )  # fmt: skip
             return
         r_kind = reader if isinstance(reader, str) else reader["type"]
         w_kind = writer if isinstance(writer, str) else writer["type"]
@@ -177,6 +175,43 @@ class _Checker:
         elif r_kind == "map":
             yield from self.check(reader["values"], writer["values"], r_ns, w_ns, f"{path}{{}}")
 
+    def _read_into_union(
+        self,
+        branches: list[Any],
+        writer: Any,
+        r_ns: str,
+        w_ns: str,
+        path: str,
+        rule: str,
+        message: str,
+    ) -> Iterator[Incompatibility]:
+        """Nothing when some reader branch reads ``writer``; else say why as precisely as we can.
+
+        When a branch of the same kind and name exists (a nullable record that changed), its
+        own incompatibilities name the field inside; otherwise the union as a whole is at fault.
+        """
+        closest: list[Incompatibility] | None = None
+        for branch in branches:
+            found = list(self.check(branch, writer, r_ns, w_ns, path))
+            if not found:
+                return
+            if closest is None and self._same_kind(branch, writer, r_ns, w_ns):
+                closest = found
+        yield from closest or [Incompatibility(path or "$", rule, message)]
+
+    def _same_kind(self, reader: Any, writer: Any, r_ns: str, w_ns: str) -> bool:
+        reader, r_ns = self._resolve("r", reader, r_ns)
+        writer, w_ns = self._resolve("w", writer, w_ns)
+        if isinstance(reader, list) or isinstance(writer, list):
+            return False
+        r_kind = reader if isinstance(reader, str) else reader["type"]
+        w_kind = writer if isinstance(writer, str) else writer["type"]
+        if r_kind != w_kind:
+            return False
+        if isinstance(reader, Mapping) and "name" in reader:
+            return str(reader["name"]).rsplit(".", 1)[-1] == str(writer["name"]).rsplit(".", 1)[-1]
+        return True
+
     def _check_names(
         self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str
     ) -> Iterator[Incompatibility]:
@@ -194,10 +229,18 @@ class _Checker:
     def _check_record(
         self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str
     ) -> Iterator[Incompatibility]:
-        key = (_full_name(reader, r_ns) + path, _full_name(writer, w_ns))
-        if key in self._seen:  # recursive types
+        key = (_full_name(reader, r_ns), _full_name(writer, w_ns))
+        if key in self._in_progress:  # recursive type
             return
-        self._seen.add(key)
+        self._in_progress.add(key)
+        try:
+            yield from self._check_fields(reader, writer, r_ns, w_ns, path)
+        finally:
+            self._in_progress.discard(key)
+
+    def _check_fields(
+        self, reader: Any, writer: Any, r_ns: str, w_ns: str, path: str
+    ) -> Iterator[Incompatibility]:
         yield from self._check_names(reader, writer, r_ns, w_ns, path)
         r_ns = _full_name(reader, r_ns).rpartition(".")[0]
         w_ns = _full_name(writer, w_ns).rpartition(".")[0]

@@ -3,22 +3,34 @@
 Field names, types and optionality are written here for static typing; every
 format and range comes from the schema annotations through :func:`contract_field`,
 and ``tests/unit/test_models_match_schemas.py`` fails if the two drift apart.
-Cross-field rules run through :func:`shopstream.schemas.validation.check_rules`,
-the same code stage 1 runs.
+After pydantic's own checks, every event runs
+:func:`shopstream.schemas.validation.validate_record`, the same code stage 1 runs:
+pydantic's regex engine is not Python's (whitespace classes differ), not every annotation
+has a pydantic form (``x-item-max-length``), so only this makes the SDK accept
+exactly what stage 1 accepts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shopstream.schemas.contract import Contract, FieldSpec
-from shopstream.schemas.validation import RuleContext, check_rules
+from shopstream.schemas.validation import RuleContext, validate_record
 
 
 def contract_field(event: str, path: str) -> Any:
@@ -43,8 +55,17 @@ def contract_field(event: str, path: str) -> Any:
     return Field(**kwargs)
 
 
+def _to_millis(value: dt.datetime) -> dt.datetime:
+    """Avro timestamp-millis keeps milliseconds; dropping the rest here keeps a model equal
+    to what a reader decodes."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return _to_millis(dt.datetime.now(dt.UTC))
+
+
+Millis = Annotated[AwareDatetime, AfterValidator(_to_millis)]
 
 
 class Gender(StrEnum):
@@ -180,12 +201,10 @@ class Event(BaseModel):
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Client-generated UUID.")
     shop_id: Annotated[str, contract_field("visit", "shop_id")]
-    event_time: Annotated[AwareDatetime, contract_field("visit", "event_time")] = Field(
+    event_time: Annotated[Millis, contract_field("visit", "event_time")] = Field(
         default_factory=_now
     )
-    sent_time: Annotated[AwareDatetime, contract_field("visit", "sent_time")] = Field(
-        default_factory=_now
-    )
+    sent_time: Annotated[Millis, contract_field("visit", "sent_time")] = Field(default_factory=_now)
     buyer_id: Annotated[str | None, contract_field("visit", "buyer_id")] = None
     anonymous_id: Annotated[str | None, contract_field("visit", "anonymous_id")] = None
     session_id: Annotated[str | None, contract_field("visit", "session_id")] = None
@@ -198,7 +217,7 @@ class Event(BaseModel):
         record = self.model_dump()
         record["schema_version"] = schema.version
         context = self.rule_context or RuleContext(now=_now())
-        violations = list(check_rules(schema, record, context))
+        violations = validate_record(schema, record, context)
         if violations:
             first = violations[0]
             raise PydanticCustomError(
@@ -212,6 +231,12 @@ class Event(BaseModel):
     def to_avro(self) -> dict[str, Any]:
         """The record as the codec encodes it (built once, at validation)."""
         return self._record
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated again like a new event (pydantic skips that)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return self.model_validate({**dict(self), **update})
 
 
 class SignupEvent(Event):

@@ -1,8 +1,8 @@
 """Checks a decoded record against the contract: field formats and ranges, then cross-field rules.
 
 Pure functions over plain records (the shape fastavro decodes to). The SDK's models
-enforce the same field constraints through pydantic and call :func:`check_rules`;
-stage 1 calls :func:`validate_record`. Each failure is a :class:`Violation` naming the
+enforce the field constraints through pydantic and then call :func:`validate_record`,
+as stage 1 does. Each failure is a :class:`Violation` naming the
 field path and the rule.
 """
 
@@ -202,7 +202,8 @@ def _birth_date_plausible(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tu
         on = event_time.date()
         if birth > on:
             yield "birth_date", "after event_time"
-        elif on.year - birth.year > 120:
+        # the 120th birthday as a calendar date; tuples sidestep 29 February
+        elif (birth.year + 120, birth.month, birth.day) < (on.year, on.month, on.day):
             yield "birth_date", "more than 120 years before event_time"
 
 
