@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests draw their example counts from a profile: "ci" for make test, "soak" for
+# make soak (HYPOTHESIS_PROFILE=soak). Tests set only what is theirs (deadline, health checks).
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.register_profile(
+    "soak", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,8 @@ from shopstream.schemas.errors import (
 
 from .schema_strategies import avro_records
 
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Example counts come from the loaded profile (tests/conftest.py): "ci" by default, "soak" in make soak.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EVENT_NAMES = ("signup", "visit", "review", "purchase", "product")
 DECODE_ERRORS = (NotAvroError, TruncatedError, UnknownSchemaError, MalformedError)
 

@@ -611,7 +611,7 @@ def valid_event_kwargs(draw: st.DrawFn, name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_CLASSES))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_valid_models_pass_the_processor(name: str, data: st.DataObject) -> None:
     kwargs = data.draw(valid_event_kwargs(name))
