@@ -22,6 +22,7 @@ from shopstream.deploy.kafka.settings import LauncherSettings
 from shopstream.processors.topics import create_topics, pipeline_topics
 from shopstream.producers.keys import partition_key
 from shopstream.schemas.codec import Codec, DecodedEvent
+from shopstream.schemas.errors import DecodeError
 from shopstream.schemas.examples import example_events, example_tangible_product
 
 RAW_TOPIC = "shop.events.raw"
@@ -33,20 +34,31 @@ class DemoResult:
     received: list[DecodedEvent]
 
 
+@dataclass(frozen=True)
+class DemoTarget:
+    bootstrap_servers: str
+    topic_prefix: str
+    """Empty on the throwaway node; on a real cluster the demo keeps to its own topics."""
+
+
 @contextlib.contextmanager
-def broker(say: Callable[[str], None]) -> Iterator[str]:
-    """Yield a bootstrap address: the configured cluster, or a throwaway local node."""
+def broker(say: Callable[[str], None]) -> Iterator[DemoTarget]:
+    """The configured cluster (with demo-only topic names), or a throwaway local node."""
     configured = LauncherSettings().external_bootstrap_servers
     if configured:
-        say(f"using the cluster at {configured} (KAFKA_BOOTSTRAP_SERVERS); starting nothing")
-        yield configured
+        prefix = f"demo-{uuid.uuid4().hex[:8]}."
+        say(
+            f"using the cluster at {configured} (KAFKA_BOOTSTRAP_SERVERS); starting nothing; "
+            f"demo topics are named {prefix}*"
+        )
+        yield DemoTarget(configured, prefix)
         return
     with tempfile.TemporaryDirectory(prefix="shopstream-demo-") as tmp:
         node = LocalKafka(Path(tmp) / "kafka", progress=say)
         say("starting a local Kafka node (KRaft, 127.0.0.1)...")
         with node.start():
             say(f"broker ready at {node.bootstrap_servers}")
-            yield node.bootstrap_servers
+            yield DemoTarget(node.bootstrap_servers, "")
             say("stopping the broker...")
 
 
@@ -56,7 +68,7 @@ def run(
     """Create the topics, send one event of each type to the raw topic, read them back."""
     admin = admin_client(bootstrap)
     raw_topic = topic_prefix + RAW_TOPIC
-    report = create_topics(admin, pipeline_topics(partitions=3, prefix=topic_prefix))
+    report = create_topics(admin, pipeline_topics(prefix=topic_prefix))
     say(
         f"topics created: {', '.join(report.created) or 'none'}; existing: {', '.join(report.existing) or 'none'}"
     )
@@ -108,9 +120,22 @@ def run(
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
-            decoded = codec.decode(msg.value() or b"")
+            try:
+                decoded = codec.decode(msg.value() or b"")
+            except DecodeError as exc:  # someone else's bytes on a shared topic
+                say(f"skipped an undecodable message ({exc.reason}) at offset {msg.offset()}")
+                continue
             if decoded.record["event_id"] in sent_ids:
                 received.append(decoded)
     finally:
         consumer.close()
     return DemoResult(sent=len(events), received=received)
+
+
+__all__ = [
+    "RAW_TOPIC",
+    "DemoResult",
+    "DemoTarget",
+    "broker",
+    "run",
+]

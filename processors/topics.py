@@ -22,6 +22,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from shopstream.processors.errors import ProcessorError
+
 DAY_MS = 24 * 60 * 60 * 1000
 DEFAULT_PARTITIONS = 6
 DEFAULT_REPLICATION_FACTOR = 1
@@ -132,7 +134,7 @@ def find_drift(
 # --- AdminClient adapter ----------------------------------------------------------------
 
 
-class TopicAdminError(Exception):
+class TopicAdminError(ProcessorError):
     """The cluster refused or did not answer a topic operation."""
 
 
@@ -223,3 +225,18 @@ def _wait_visible(admin: AdminClient, names: Sequence[str], timeout: float) -> N
         if time.monotonic() > deadline:
             raise TopicAdminError(f"created topics {list(names)} did not appear in {timeout} s")
         time.sleep(0.1)
+
+
+__all__ = [
+    "PIPELINE_TOPICS",
+    "CreateReport",
+    "ObservedTopic",
+    "TopicAdminError",
+    "TopicDrift",
+    "TopicSpec",
+    "check_topics",
+    "create_topics",
+    "find_drift",
+    "observe_topics",
+    "pipeline_topics",
+]

@@ -18,3 +18,9 @@ def partition_key(record: Mapping[str, Any]) -> bytes:
     """The Kafka message key of an event record (SDK model dump or decoded record)."""
     subject = record.get("buyer_id") or record.get("anonymous_id") or record.get("product_id") or ""
     return f"{record['shop_id']}{SEPARATOR}{subject}".encode()
+
+
+__all__ = [
+    "SEPARATOR",
+    "partition_key",
+]

@@ -81,13 +81,16 @@ class Codec:
             problem = _explain(schema, record)
             if problem:
                 raise EncodeError(f"{name}: {problem}", schema_name=name, record=record)
+        if record.get("schema_version") != schema.version:
+            # The field states the version written with; the framing's fingerprint must agree.
+            record = {**record, "schema_version": schema.version}
         buffer = io.BytesIO()
         buffer.write(header)
         try:
             schemaless_writer(buffer, schema.parsed, record)
         except Exception as exc:  # fastavro raises TypeError, ValueError, KeyError, ...
             raise EncodeError(
-                f"{name}: {_explain(schema, record) or _without_values(exc)}",
+                f"{name}: {describe_encode_failure(schema, record, exc)}",
                 schema_name=name,
                 record=record,
             ) from exc
@@ -173,6 +176,11 @@ def _runs_out(data: bytes, offset: int, writer: EventSchema, reader_schema: Any)
     return False  # pragma: no cover - the same bytes failed a moment ago
 
 
+def describe_encode_failure(schema: EventSchema, record: Any, exc: Exception) -> str:
+    """Why ``record`` failed to encode: field paths and type names, never values."""
+    return _explain(schema, record) or _without_values(exc)
+
+
 def _explain(schema: EventSchema, record: Any) -> str | None:
     """Name the failing fields and types, never their values (error and validate paths only)."""
     try:
@@ -209,4 +217,12 @@ def _without_values(exc: Exception) -> str:
     return f"{type(exc).__name__} while writing"
 
 
-__all__ = ["HEADER_SIZE", "MAGIC", "Codec", "DecodeError", "DecodedEvent", "read_body"]
+__all__ = [
+    "HEADER_SIZE",
+    "MAGIC",
+    "Codec",
+    "DecodeError",
+    "DecodedEvent",
+    "describe_encode_failure",
+    "read_body",
+]

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from shopstream.schemas.codec import DecodedEvent, read_body
+from shopstream.schemas.codec import DecodedEvent, describe_encode_failure, read_body
 from shopstream.schemas.contract import Contract, EventSchema, fingerprint_of
 from shopstream.schemas.errors import EncodeError, NotAvroError, TruncatedError, UnknownSchemaError
 
@@ -64,10 +64,19 @@ class ConfluentCodec:
         if serializer is None:
             raise EncodeError(f"unknown event type {name!r}", schema_name=name, record=record)
         try:
-            data = serializer(dict(record), SerializationContext(topic, MessageField.VALUE))
+            version = self.contract.latest(name).version
+            data = serializer(
+                {**record, "schema_version": version},
+                SerializationContext(topic, MessageField.VALUE),
+            )
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
             # Registry and network errors propagate: they are not a problem of the record.
-            raise EncodeError(f"{name}: {exc}", schema_name=name, record=record) from exc
+            schema = self.contract.latest(name)
+            raise EncodeError(
+                f"{name}: {describe_encode_failure(schema, record, exc)}",
+                schema_name=name,
+                record=record,
+            ) from exc
         if not isinstance(data, bytes):  # the serializer returns None only for a None record
             raise EncodeError(
                 f"{name}: serializer returned no bytes", schema_name=name, record=record

@@ -185,7 +185,7 @@ def _load_one(name: str, version: int, path: Path) -> EventSchema:
     try:
         avsc = json.loads(path.read_text("utf-8"))
         parsed = parse_schema(avsc)
-    except (OSError, ValueError, Exception) as exc:  # fastavro raises several types
+    except Exception as exc:  # reading, JSON and fastavro's parser raise several types
         raise SchemaDefinitionError(f"{path}: {exc}") from exc
     canonical = to_parsing_canonical_form(parsed)
     fp = bytes.fromhex(_fastavro_fingerprint(canonical, "CRC-64-AVRO"))
@@ -276,3 +276,16 @@ def _field_spec(fdef: Mapping[str, Any], path: str, source: str) -> FieldSpec:
         unit=fdef.get("x-unit"),
         symbols=symbols,
     )
+
+
+__all__ = [
+    "EVENT_NAMES",
+    "PII_CLASSES",
+    "Contract",
+    "EventSchema",
+    "FieldSpec",
+    "PiiClass",
+    "RuleRef",
+    "fingerprint_of",
+    "schemas_root",
+]

@@ -37,6 +37,7 @@ def check_contract(contract: Contract) -> list[Problem]:
         problems.extend(_check_envelope(contract, current))
         problems.extend(_check_enums(current))
         problems.extend(_check_rules_exist(current))
+        problems.extend(_check_patterns(current))
         if versions[:-1]:
             earlier = [(f"v{s.version}", s.avsc) for s in versions[:-1]]
             for inc in check_full_transitive(current.avsc, earlier):
@@ -81,6 +82,31 @@ def _check_enums(schema: EventSchema) -> Iterator[Problem]:
             )
 
 
+# Classes whose meaning differs between regex engines (Python's re, Rust's regex used by
+# pydantic, Java's, JavaScript's): \s and \w and \d and \b differ on non-ASCII input.
+_ENGINE_DEPENDENT = ("\\s", "\\S", "\\w", "\\W", "\\d", "\\D", "\\b", "\\B")
+
+
+def _check_patterns(schema: EventSchema) -> Iterator[Problem]:
+    for spec in schema.fields:
+        pattern = spec.pattern
+        if pattern is None:
+            continue
+        if not (pattern.startswith("^") and pattern.endswith("$")):
+            yield Problem(
+                _label(schema),
+                spec.path,
+                "pattern_anchored",
+                "x-pattern must be anchored with ^ and $",
+            )
+        used = [c for c in _ENGINE_DEPENDENT if c in pattern]
+        if used:
+            yield Problem(
+                _label(schema), spec.path, "pattern_portable",
+                f"x-pattern uses {', '.join(used)}, which regex engines read differently; spell the class out",
+            )  # fmt: skip
+
+
 def _check_rules_exist(schema: EventSchema) -> Iterator[Problem]:
     for ref in schema.rules:
         if ref.name not in RULES:
@@ -90,3 +116,9 @@ def _check_rules_exist(schema: EventSchema) -> Iterator[Problem]:
                 "rule_missing",
                 f"rule {ref.name!r} is not implemented",
             )
+
+
+__all__ = [
+    "Problem",
+    "check_contract",
+]

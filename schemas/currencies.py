@@ -14,3 +14,7 @@ MINOR_UNIT_DIGITS: dict[str, int] = {
     "AED": 2, "SAR": 2, "TRY": 2, "RUB": 2, "MNT": 2, "KZT": 2, "UZS": 2,
     "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
 }  # fmt: skip
+
+__all__ = [
+    "MINOR_UNIT_DIGITS",
+]

@@ -120,3 +120,9 @@ def _range(spec: FieldSpec) -> str:
     if spec.item_max_length is not None:
         parts.append(f"each at most {spec.item_max_length} characters")
     return _cell("; ".join(parts)) or "—"
+
+
+__all__ = [
+    "PII_LABELS",
+    "render",
+]

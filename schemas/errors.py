@@ -61,3 +61,15 @@ class MalformedError(DecodeError):
     """The header is valid but the body is not a valid record of the named schema."""
 
     reason = "malformed"
+
+
+__all__ = [
+    "ContractError",
+    "DecodeError",
+    "EncodeError",
+    "MalformedError",
+    "NotAvroError",
+    "SchemaDefinitionError",
+    "TruncatedError",
+    "UnknownSchemaError",
+]

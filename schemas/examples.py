@@ -154,3 +154,9 @@ def example_tangible_product(now: dt.datetime, shop_id: str = "demo-shop") -> Pr
             colour="아이보리", size="FREE", style="캐주얼", material="울 30%"
         ),
     )
+
+
+__all__ = [
+    "example_events",
+    "example_tangible_product",
+]

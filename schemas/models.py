@@ -3,11 +3,15 @@
 Field names, types and optionality are written here for static typing; every
 format and range comes from the schema annotations through :func:`contract_field`,
 and ``tests/unit/test_models_match_schemas.py`` fails if the two drift apart.
-After pydantic's own checks, every event runs
-:func:`shopstream.schemas.validation.validate_record`, the same code stage 1 runs:
-pydantic's regex engine is not Python's (whitespace classes differ), not every annotation
-has a pydantic form (``x-item-max-length``), so only this makes the SDK accept
-exactly what stage 1 accepts.
+Pydantic checks the fields (its Rust regex engine and stage 1's Python ``re`` agree on
+the contract's patterns because the patterns avoid engine-dependent classes such as
+``\\s``: a convention ``shopstream schemas check`` enforces), then every event runs the
+schema's cross-field rules through :func:`shopstream.schemas.validation.check_rules`, the
+code stage 1 runs. The unit tests prove the SDK and stage 1 agree.
+
+The time rules run here too, against this machine's clock: an event stamped in
+seconds instead of milliseconds, or years off, fails where the shop developer sees it
+rather than in the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shopstream.schemas.contract import Contract, FieldSpec
-from shopstream.schemas.validation import RuleContext, validate_record
+from shopstream.schemas.validation import RuleContext, check_rules
 
 
 def contract_field(event: str, path: str) -> Any:
@@ -53,6 +57,12 @@ def contract_field(event: str, path: str) -> Any:
         elif bound is not None:
             kwargs[key] = bound
     return Field(**kwargs)
+
+
+def item_field(event: str, path: str) -> Any:
+    """A pydantic ``Field`` for each item of an array of strings (``x-item-max-length``)."""
+    spec: FieldSpec = Contract.load().latest(event).field(path)
+    return Field(max_length=spec.item_max_length)
 
 
 def _to_millis(value: dt.datetime) -> dt.datetime:
@@ -196,8 +206,6 @@ class Event(BaseModel):
 
     model_config = _CONFIG
     event_type: ClassVar[str]
-    rule_context: ClassVar[RuleContext | None] = None
-    """Fixed context for the time rules (tests); ``None`` means the wall clock."""
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Client-generated UUID.")
     shop_id: Annotated[str, contract_field("visit", "shop_id")]
@@ -216,8 +224,7 @@ class Event(BaseModel):
         schema = Contract.load().latest(self.event_type)
         record = self.model_dump()
         record["schema_version"] = schema.version
-        context = self.rule_context or RuleContext(now=_now())
-        violations = validate_record(schema, record, context)
+        violations = list(check_rules(schema, record, RuleContext(now=_now())))
         if violations:
             first = violations[0]
             raise PydanticCustomError(
@@ -229,8 +236,9 @@ class Event(BaseModel):
         return self
 
     def to_avro(self) -> dict[str, Any]:
-        """The record as the codec encodes it (built once, at validation)."""
-        return self._record
+        """The record as the codec encodes it: built once, at validation; a fresh top-level
+        dict each call, so a caller may set a field (the SDK stamps ``sent_time``)."""
+        return dict(self._record)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; with ``update``, validated again like a new event (pydantic skips that)."""
@@ -302,7 +310,10 @@ class ProductEvent(Event):
     product_id: Annotated[str, contract_field("product", "product_id")]
     product_name: Annotated[str, contract_field("product", "product_name")]
     category_id: Annotated[str, contract_field("product", "category_id")]
-    category_path: Annotated[list[str], contract_field("product", "category_path")]
+    category_path: Annotated[
+        list[Annotated[str, item_field("product", "category_path")]],
+        contract_field("product", "category_path"),
+    ]
     product_type: Annotated[ProductType, contract_field("product", "product_type")]
     brand: Annotated[str | None, contract_field("product", "brand")] = None
     seller_id: Annotated[str | None, contract_field("product", "seller_id")] = None
@@ -319,3 +330,28 @@ EVENT_CLASSES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (SignupEvent, VisitEvent, ReviewEvent, PurchaseEvent, ProductEvent)
 }
+
+__all__ = [
+    "EVENT_CLASSES",
+    "Address",
+    "Device",
+    "Event",
+    "Gender",
+    "IntangibleAttributes",
+    "IntangibleKind",
+    "OrderStatus",
+    "PageType",
+    "PaymentMethod",
+    "ProductEvent",
+    "ProductType",
+    "PurchaseEvent",
+    "PurchaseItem",
+    "ReferrerClass",
+    "ReviewEvent",
+    "SignupChannel",
+    "SignupEvent",
+    "TangibleAttributes",
+    "VisitEvent",
+    "contract_field",
+    "item_field",
+]

@@ -18,8 +18,6 @@ from typing import Any
 from shopstream.schemas.contract import EventSchema, FieldSpec
 from shopstream.schemas.currencies import MINOR_UNIT_DIGITS
 
-_EPOCH_DATE = dt.date(1970, 1, 1)
-
 
 @dataclass(frozen=True, slots=True)
 class Violation:

@@ -19,3 +19,8 @@ def admin_client(bootstrap_servers: str, **config: Any) -> AdminClient:
     settings: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": _log}
     settings.update({key.replace("_", "."): value for key, value in config.items()})
     return AdminClient(settings)
+
+
+__all__ = [
+    "admin_client",
+]

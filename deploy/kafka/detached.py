@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +82,7 @@ def start_detached(
     """
     settings = settings or LauncherSettings()
     state_dir = settings.kafka_state_dir()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _state_lock(state_dir):
         current = local_status(settings)
         if current.running:
             return current
@@ -103,6 +103,7 @@ def start_detached(
         state = {"port": broker_port, "controller_port": controller_port, "version": node.version}
         (state_dir / "kafka.json").write_text(json.dumps(state, indent=2) + "\n")
         (state_dir / "kafka.pid").write_text(f"{node.pid}\n")
+        node.release()
         return local_status(settings)
 
 
@@ -114,16 +115,26 @@ def stop_detached(
     Returns the status it had, or None when none was running.
     """
     settings = settings or LauncherSettings()
-    status = local_status(settings)
-    pid_file = status.state_dir / "kafka.pid"
-    if not status.running or status.pid is None:
+    with _state_lock(settings.kafka_state_dir()):
+        status = local_status(settings)
+        pid_file = status.state_dir / "kafka.pid"
+        if not status.running or status.pid is None:
+            pid_file.unlink(missing_ok=True)
+            return None
+        terminate(status.pid, grace=timeout)
+        if pid_alive(status.pid):
+            raise BrokerStopError(f"Kafka pid {status.pid} is still alive after SIGKILL")
         pid_file.unlink(missing_ok=True)
-        return None
-    terminate(status.pid, grace=timeout)
-    if pid_alive(status.pid):
-        raise BrokerStopError(f"Kafka pid {status.pid} is still alive after SIGKILL")
-    pid_file.unlink(missing_ok=True)
-    return status
+        return status
+
+
+@contextlib.contextmanager
+def _state_lock(state_dir: Path) -> Iterator[None]:
+    """`up` and `down` take turns on one state dir."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def probe_cluster(bootstrap_servers: str, *, timeout: float = 10.0) -> ClusterInfo:
@@ -193,3 +204,14 @@ def _read_state(state_dir: Path) -> dict[str, object]:
     except (OSError, ValueError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+__all__ = [
+    "ClusterInfo",
+    "LocalBrokerStatus",
+    "bootstrap_servers",
+    "local_status",
+    "probe_cluster",
+    "start_detached",
+    "stop_detached",
+]

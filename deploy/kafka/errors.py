@@ -38,3 +38,14 @@ class BrokerNotFoundError(KafkaLauncherError):
 
 class ClusterUnreachableError(KafkaLauncherError):
     """A cluster's bootstrap servers did not answer a metadata request."""
+
+
+__all__ = [
+    "BrokerNotFoundError",
+    "BrokerStartError",
+    "BrokerStopError",
+    "ClusterUnreachableError",
+    "JarResolutionError",
+    "KafkaLauncherError",
+    "StorageFormatError",
+]

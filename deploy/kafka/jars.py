@@ -87,3 +87,9 @@ def _resolve(version: str, home: Path, progress: Progress) -> None:
 
 def _silent(_: str) -> None:
     return None
+
+
+__all__ = [
+    "Progress",
+    "kafka_libs",
+]

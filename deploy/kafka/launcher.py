@@ -151,6 +151,11 @@ class LocalKafka:
         finally:
             self._close_console()
 
+    def release(self) -> None:
+        """Let the node run on without this object (detached mode): close our handles."""
+        self._process = None
+        self._close_console()
+
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the JVM console and of the server log, for error messages."""
         parts = []
@@ -267,3 +272,8 @@ def _listening(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+__all__ = [
+    "LocalKafka",
+]

@@ -113,3 +113,14 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
         except OSError:
             return False
         return True
+
+
+__all__ = [
+    "LOOPBACK",
+    "NodeLayout",
+    "free_port",
+    "new_cluster_id",
+    "port_is_free",
+    "server_properties",
+    "write_server_properties",
+]

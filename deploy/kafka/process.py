@@ -91,3 +91,12 @@ def terminate(pid: int, *, grace: float) -> bool:
         return False
     wait_gone(pid, 10.0)
     return True
+
+
+__all__ = [
+    "die_with_parent",
+    "pid_alive",
+    "pid_cmdline",
+    "terminate",
+    "wait_gone",
+]

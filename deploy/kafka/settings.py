@@ -55,3 +55,9 @@ def _xdg(variable: str, fallback: str) -> Path:
     if value and Path(value).is_absolute():
         return Path(value)
     return Path.home() / fallback
+
+
+__all__ = [
+    "KAFKA_VERSION",
+    "LauncherSettings",
+]

@@ -53,3 +53,8 @@ def _bare_encode(parsed: Any, record: dict[str, Any]) -> bytes:
 
 def _bare_decode(parsed: Any, body: bytes) -> Any:
     return schemaless_reader(io.BytesIO(body), parsed, None)
+
+
+__all__ = [
+    "run",
+]

@@ -22,3 +22,8 @@ def per_call_us(
                 fn()
             samples[name].append((time.perf_counter_ns() - start) / calls / 1000)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+__all__ = [
+    "per_call_us",
+]

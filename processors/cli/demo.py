@@ -20,10 +20,10 @@ def demo() -> None:
     def say(message: str) -> None:
         typer.secho(f"• {message}", err=True, fg=typer.colors.CYAN)
 
-    with demo_job.broker(say) as bootstrap:
-        result = demo_job.run(bootstrap, say)
+    with demo_job.broker(say) as target:
+        result = demo_job.run(target.bootstrap_servers, say, topic_prefix=target.topic_prefix)
         say(
-            f"read back from {demo_job.RAW_TOPIC}: the raw topic still holds the (synthetic) personal "
+            f"read back from {target.topic_prefix}{demo_job.RAW_TOPIC}: the raw topic still holds the (synthetic) personal "
             "data; pseudonymisation is stage 1's job"
         )
         for event in result.received:

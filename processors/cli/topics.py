@@ -9,7 +9,6 @@ import typer
 from shopstream.deploy.kafka import KafkaLauncherError, admin_client, bootstrap_servers
 from shopstream.processors.topics import (
     TopicAdminError,
-    TopicSpec,
     check_topics,
     create_topics,
     pipeline_topics,
@@ -39,14 +38,6 @@ def _fail(exc: Exception) -> NoReturn:
     raise typer.Exit(2) from exc
 
 
-def _declared(
-    partitions: int | None, replication_factor: int | None, prefix: str
-) -> tuple[TopicSpec, ...]:
-    return pipeline_topics(
-        partitions=partitions, replication_factor=replication_factor, prefix=prefix
-    )
-
-
 @app.command()
 def create(
     partitions: Partitions = None,
@@ -59,7 +50,9 @@ def create(
     Existing topics are never altered:
     run `shopstream topics check` to see how they differ.
     """
-    specs = _declared(partitions, replication_factor, prefix)
+    specs = pipeline_topics(
+        partitions=partitions, replication_factor=replication_factor, prefix=prefix
+    )
     try:
         report = create_topics(admin_client(bootstrap_servers()), specs, timeout=timeout)
     except (KafkaLauncherError, TopicAdminError) as exc:
@@ -87,7 +80,9 @@ def check(
     or a declared config (cleanup.policy, retention.ms) with another value.
     Exit status: 0 no drift, 1 drift found, 2 the cluster could not be asked.
     """
-    specs = _declared(partitions, replication_factor, prefix)
+    specs = pipeline_topics(
+        partitions=partitions, replication_factor=replication_factor, prefix=prefix
+    )
     try:
         drifts = check_topics(admin_client(bootstrap_servers()), specs, timeout=timeout)
     except (KafkaLauncherError, TopicAdminError) as exc:

@@ -9,7 +9,6 @@ marked `integration` (deselect with `-m "not integration"`).
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from shopstream.deploy.kafka import LocalKafka, admin_client
+from shopstream.deploy.kafka import LauncherSettings, LocalKafka, admin_client
 
 _HERE = Path(__file__).parent
 
@@ -34,7 +33,7 @@ def kafka_bootstrap(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Bootstrap servers of a broker that lives for the whole test session."""
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    external = LauncherSettings().external_bootstrap_servers
     if external:
         yield external
         return

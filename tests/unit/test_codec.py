@@ -344,8 +344,10 @@ def test_canonical_form_follows_the_spec_for_logical_types() -> None:
 @PROPERTY
 @given(data=st.data())
 def test_random_records_round_trip(codec: Codec, name: str, data: st.DataObject) -> None:
-    record = data.draw(avro_records(codec.schema(name).avsc))
-    encoded = codec.encode(name, record)
+    drawn = data.draw(avro_records(codec.schema(name).avsc))
+    encoded = codec.encode(name, drawn)
+    # The codec writes the version of the schema it encodes with, whatever the record said.
+    record = {**drawn, "schema_version": codec.schema(name).version}
     decoded = codec.decode(encoded)
     assert decoded.name == name
     assert decoded.record == record
@@ -596,18 +598,20 @@ def test_v1_data_gains_the_default_under_v2(contract_with_visit_v2: Contract) ->
 
 def test_v2_data_is_read_back_into_v1(contract_with_visit_v2: Contract) -> None:
     v2_codec = Codec(contract_with_visit_v2)
-    v2_record = {**GOLDEN_RECORDS["visit"], "scroll_depth": 73}
+    v2_record = {**GOLDEN_RECORDS["visit"], "schema_version": 2, "scroll_depth": 73}
     data = v2_codec.encode("visit", v2_record)
     assert v2_codec.decode(data).record == v2_record
     # Old reads new: v1 as the reader drops the field it does not know.
     writer = contract_with_visit_v2.versions("visit")[1]
     reader = Codec().schema("visit")
-    assert read_body(data, HEADER_SIZE, writer, reader) == GOLDEN_RECORDS["visit"]
+    # schema_version keeps what the writer wrote: v2 data stays recognisable downstream.
+    v1_view = {**GOLDEN_RECORDS["visit"], "schema_version": 2}
+    assert read_body(data, HEADER_SIZE, writer, reader) == v1_view
     # The reference package resolves the same way.
     resolved = avro.io.DatumReader(
         avro.schema.parse(json.dumps(writer.avsc)), reference_schema("visit")
     ).read(avro.io.BinaryDecoder(io.BytesIO(data[HEADER_SIZE:])))
-    assert resolved == for_reference(GOLDEN_RECORDS["visit"])
+    assert resolved == for_reference(v1_view)
 
 
 def test_a_reader_without_the_writer_schema_cannot_resolve(
@@ -657,6 +661,12 @@ def test_encode_error_names_the_field(
     assert re.search(rf"\b{field}\b", str(caught.value)), str(caught.value)
     assert caught.value.schema_name == name
     assert caught.value.record is record
+
+
+def test_schema_version_always_states_the_schema_written_with(codec: Codec) -> None:
+    record = {**GOLDEN_RECORDS["visit"], "schema_version": 7}
+    decoded = codec.decode(codec.encode("visit", record))
+    assert decoded.writer_version == decoded.record["schema_version"] == 1
 
 
 def test_encode_error_for_an_unknown_event_type(codec: Codec) -> None:

@@ -160,3 +160,17 @@ def test_cli_check_reports_convention_problems(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schemas", "check", "--schemas-dir", str(root)])
     assert result.exit_code == 1
     assert "visit v1: device: enum_default" in result.output
+
+
+def test_engine_dependent_or_unanchored_patterns_are_reported(tmp_path: Path) -> None:
+    root = tmp_path / "avro"
+    shutil.copytree(schemas_root(), root)
+    path = root / "review" / "v1.avsc"
+    avsc = json.loads(path.read_text())
+    fields = {f["name"]: f for f in avsc["fields"]}
+    fields["product_id"]["x-pattern"] = r"^\w+$"
+    fields["order_id"]["x-pattern"] = "[A-Z]+"
+    path.write_text(json.dumps(avsc))
+    found = {(p.path, p.rule) for p in check_contract(Contract.load(root))}
+    assert ("product_id", "pattern_portable") in found
+    assert ("order_id", "pattern_anchored") in found

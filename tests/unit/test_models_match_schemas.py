@@ -163,6 +163,8 @@ def assert_type_matches(annotation: Any, avro_type: Any, where: str) -> None:
     elif kind == "array":
         assert typing.get_origin(inner) is list, f"{where}: {inner} for an array"
         (item,) = typing.get_args(inner)
+        if typing.get_origin(item) is typing.Annotated:  # per-item constraints (x-item-max-length)
+            item = typing.get_args(item)[0]
         assert_type_matches(item, avro_type["items"], f"{where}[]")
     else:  # pragma: no cover - a new Avro type in the schemas needs a rule here
         pytest.fail(f"{where}: no mapping for Avro type {kind!r}")

@@ -519,6 +519,9 @@ def _constraints(metadata: list[Any]) -> dict[str, Any]:
 
 def _values(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
     """Values the model's own pydantic constraints allow (not the schema's, on purpose)."""
+    if typing.get_origin(annotation) is typing.Annotated:  # per-item constraints of a list
+        inner, *extra = typing.get_args(annotation)
+        return _values(inner, [*metadata, *(m for f in extra for m in getattr(f, "metadata", [f]))])
     c = _constraints(metadata)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
