@@ -10,7 +10,6 @@ test; a deliberate schema change needs a new version and new golden bytes.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import io
 import json
 import re
@@ -36,122 +35,13 @@ from shopstream.schemas.errors import (
     UnknownSchemaError,
 )
 
+from .records import GOLDEN_RECORDS
 from .schema_strategies import avro_records
 
 # Example counts come from the loaded profile (tests/conftest.py): "ci" by default, "soak" in make soak.
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EVENT_NAMES = ("signup", "visit", "review", "purchase", "product")
 DECODE_ERRORS = (NotAvroError, TruncatedError, UnknownSchemaError, MalformedError)
-
-# -- golden records: synthetic people, fixed values -----------------------------------------
-
-T_EVENT = dt.datetime(2025, 3, 14, 9, 26, 53, 589000, tzinfo=dt.UTC)
-T_SENT = dt.datetime(2025, 3, 14, 9, 26, 54, 12000, tzinfo=dt.UTC)
-
-
-def _envelope(event_id: str, **ids: str | None) -> dict[str, Any]:
-    return {
-        "event_id": uuid.UUID(event_id),
-        "schema_version": 1,
-        "shop_id": "gildong-mart",
-        "event_time": T_EVENT,
-        "sent_time": T_SENT,
-        "buyer_id": ids.get("buyer_id"),
-        "anonymous_id": ids.get("anonymous_id"),
-        "session_id": ids.get("session_id"),
-    }
-
-
-GOLDEN_RECORDS: dict[str, dict[str, Any]] = {
-    "signup": {
-        **_envelope(
-            "0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a5b",
-            buyer_id="member-000123",
-            anonymous_id="dev-7f3a9c",
-        ),
-        "name": "김길동",
-        "email": "gildong.kim@example.com",
-        "phone": "010-2222-3333",
-        "address": {
-            "province": "서울특별시",
-            "district": "영등포구",
-            "line": "여의도동 푸른아파트 3동 2호",
-            "postal_code": "07327",
-        },
-        "birth_date": dt.date(1993, 7, 21),
-        "gender": "M",
-        "signup_channel": "app",
-        "marketing_email": True,
-        "marketing_sms": False,
-        "marketing_push": True,
-    },
-    "visit": {
-        **_envelope(
-            "0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a5c", anonymous_id="dev-7f3a9c", session_id="sess-01"
-        ),
-        "page_type": "product",
-        "product_id": "P-1001",
-        "referrer_class": "search",
-        "device": "mobile",
-        "dwell_ms": 48213,
-    },
-    "review": {
-        **_envelope("0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a5d", buyer_id="member-000123"),
-        "product_id": "P-1001",
-        "order_id": "ORD-2025-0001",
-        "rating": 5,
-        "text": "배송이 빨라요. 귤이 달고 맛있어요! 다음에도 살게요 🍊",
-        "has_photo": True,
-    },
-    "purchase": {
-        **_envelope(
-            "0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a5e", buyer_id="member-000123", session_id="sess-01"
-        ),
-        "order_id": "ORD-2025-0001",
-        "items": [
-            {
-                "product_id": "P-1001",
-                "category_id": "C-FRUIT",
-                "quantity": 2,
-                "unit_price": 12900,
-                "discount": 1000,
-            },
-            {
-                "product_id": "P-2002",
-                "category_id": "C-KITCHEN",
-                "quantity": 1,
-                "unit_price": 45000,
-                "discount": 0,
-            },
-        ],
-        "total": 69800,
-        "currency": "KRW",
-        "payment_method": "easy_pay",
-        "status": "ordered",
-    },
-    "product": {
-        **_envelope("0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a5f"),
-        "product_id": "P-1001",
-        "product_name": "제주 감귤 5kg",
-        "category_id": "C-FRUIT",
-        "category_path": ["식품", "과일", "감귤"],
-        "product_type": "tangible",
-        "brand": "한라농원",
-        "seller_id": "seller-42",
-        "list_price": 32900,
-        "currency": "KRW",
-        "on_sale": True,
-        "tangible": {
-            "colour": "주황",
-            "size": "5kg",
-            "style": None,
-            "material": None,
-            "taste": "새콤달콤",
-            "weight_g": 5200,
-        },
-        "intangible": None,
-    },
-}
 
 # Frozen from reference_single_object(); see the module docstring.
 GOLDEN_HEX: dict[str, str] = {

@@ -8,7 +8,6 @@ the same values; and no validation error repeats the personal data it was given.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import types
 import typing
@@ -31,6 +30,8 @@ from shopstream.schemas.models import (
     TangibleAttributes,
 )
 from shopstream.schemas.validation import RULES, check_fields
+
+from .records import model_kwargs_at
 
 CONTRACT = Contract.load()
 NESTED_MODELS: dict[str, type[BaseModel]] = {
@@ -318,74 +319,7 @@ def _recent_ms() -> dt.datetime:
 
 
 def valid_kwargs(name: str) -> dict[str, Any]:
-    t = _recent_ms()
-    envelope: dict[str, Any] = {
-        "event_id": uuid.UUID("0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a60"),
-        "shop_id": "gildong-mart",
-        "event_time": t,
-        "sent_time": t + dt.timedelta(milliseconds=250),
-        "buyer_id": "member-000123",
-        "anonymous_id": "dev-7f3a9c",
-        "session_id": "sess-01",
-    }
-    body: dict[str, dict[str, Any]] = {
-        "signup": {
-            "name": "김길동",
-            "email": "gildong.kim@example.com",
-            "phone": "010-2222-3333",
-            "address": {
-                "province": "서울특별시",
-                "district": "영등포구",
-                "line": "여의도동 푸른아파트 3동 2호",
-                "postal_code": "07327",
-            },
-            "birth_date": dt.date(1993, 7, 21),
-            "gender": "M",
-            "signup_channel": "web",
-            "marketing_email": True,
-        },
-        "visit": {
-            "page_type": "product",
-            "product_id": "P-1001",
-            "device": "mobile",
-            "dwell_ms": 48213,
-        },
-        "review": {"product_id": "P-1001", "order_id": "ORD-1", "rating": 4, "text": "좋아요"},
-        "purchase": {
-            "order_id": "ORD-1",
-            "items": [
-                {
-                    "product_id": "P-1001",
-                    "category_id": "C-FRUIT",
-                    "quantity": 2,
-                    "unit_price": 12900,
-                    "discount": 1000,
-                },
-                {
-                    "product_id": "P-2002",
-                    "category_id": "C-KITCHEN",
-                    "quantity": 1,
-                    "unit_price": 45000,
-                },
-            ],
-            "total": 69800,
-            "currency": "KRW",
-            "payment_method": "card",
-            "status": "ordered",
-        },
-        "product": {
-            "product_id": "P-1001",
-            "product_name": "제주 감귤 5kg",
-            "category_id": "C-FRUIT",
-            "category_path": ["식품", "과일", "감귤"],
-            "product_type": "tangible",
-            "brand": "한라농원",
-            "seller_id": "seller-42",
-            "list_price": 32900,
-            "tangible": {"colour": "주황", "taste": "새콤달콤", "weight_g": 5200},
-        },
-    }
-    return copy.deepcopy({**envelope, **body[name]})
+    return model_kwargs_at(name, _recent_ms())
 
 
 def valid_event(name: str, /, **change: Any) -> Event:

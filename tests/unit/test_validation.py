@@ -6,7 +6,6 @@ dates, nested dicts). Each rule gets a failing example and a passing one at its 
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import re
@@ -31,6 +30,8 @@ from shopstream.schemas.currencies import MINOR_UNIT_DIGITS
 from shopstream.schemas.models import EVENT_CLASSES, ProductType
 from shopstream.schemas.validation import RULES, RuleContext, check_fields, validate_record
 
+from .records import record_at
+
 CONTRACT = Contract.load()
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
 CTX = RuleContext(now=NOW)  # skew 5 minutes, horizon 400 days
@@ -39,95 +40,8 @@ T = NOW - dt.timedelta(hours=1)
 
 
 def record(name: str) -> dict[str, Any]:
-    """A valid record of ``name`` as fastavro decodes it."""
-    envelope = {
-        "event_id": uuid.UUID("0195b1a2-3c4d-7e5f-8a9b-0c1d2e3f4a70"),
-        "schema_version": 1,
-        "shop_id": "gildong-mart",
-        "event_time": T,
-        "sent_time": T + dt.timedelta(seconds=1),
-        "buyer_id": "member-000123",
-        "anonymous_id": "dev-7f3a9c",
-        "session_id": "sess-01",
-    }
-    bodies: dict[str, dict[str, Any]] = {
-        "signup": {
-            "name": "김길동",
-            "email": "gildong.kim@example.com",
-            "phone": "010-2222-3333",
-            "address": {
-                "province": "서울특별시",
-                "district": "영등포구",
-                "line": "여의도동 푸른아파트 3동 2호",
-                "postal_code": "07327",
-            },
-            "birth_date": dt.date(1993, 7, 21),
-            "gender": "F",
-            "signup_channel": "social",
-            "marketing_email": False,
-            "marketing_sms": False,
-            "marketing_push": False,
-        },
-        "visit": {
-            "page_type": "product",
-            "product_id": "P-1001",
-            "referrer_class": "direct",
-            "device": "pc",
-            "dwell_ms": 1200,
-        },
-        "review": {
-            "product_id": "P-1001",
-            "order_id": None,
-            "rating": 3,
-            "text": "보통이에요",
-            "has_photo": False,
-        },
-        "purchase": {
-            "order_id": "ORD-1",
-            "items": [
-                {
-                    "product_id": "P-1001",
-                    "category_id": "C-FRUIT",
-                    "quantity": 2,
-                    "unit_price": 12900,
-                    "discount": 1000,
-                },
-                {
-                    "product_id": "P-2002",
-                    "category_id": "C-KITCHEN",
-                    "quantity": 1,
-                    "unit_price": 45000,
-                    "discount": 0,
-                },
-            ],
-            "total": 69800,
-            "currency": "KRW",
-            "payment_method": "card",
-            "status": "ordered",
-        },
-        "product": {
-            "product_id": "P-1001",
-            "product_name": "제주 감귤 5kg",
-            "category_id": "C-FRUIT",
-            "category_path": ["식품", "과일", "감귤"],
-            "product_type": "tangible",
-            "brand": None,
-            "seller_id": "seller-42",
-            "list_price": 32900,
-            "currency": "KRW",
-            "on_sale": True,
-            "tangible": {
-                "colour": "주황",
-                "size": None,
-                "style": None,
-                "material": None,
-                "taste": None,
-                "weight_g": 5200,
-            },
-            "intangible": None,
-        },
-    }
-    return copy.deepcopy({**envelope, **bodies[name]})
+    """A valid record of ``name`` as fastavro decodes it, dated an hour before NOW."""
+    return record_at(name, T, T + dt.timedelta(seconds=1))
 
 
 _SEGMENT = re.compile(r"^(\w+)(?:\[(\d+)\])?$")
