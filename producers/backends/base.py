@@ -1,0 +1,39 @@
+"""The backend protocol: hand over bytes, learn of each delivery, flush, close."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+DeliveryCallback = Callable[[Exception | None], None]
+"""Called once per record: ``None`` when the broker acknowledged it, else the error."""
+
+ClientErrorCallback = Callable[[Exception], None]
+"""Called on client-level errors (all brokers down, authentication...)."""
+
+
+class BrokerUnreachableError(Exception):
+    """The client could not hand the record over in time (no broker answers)."""
+
+
+class Backend(Protocol):
+    """A Kafka producer as the tracker uses it. Calls come from the tracker's sender thread."""
+
+    def produce(self, key: bytes, value: bytes, on_delivery: DeliveryCallback) -> None:
+        """Queue one record; raise ``BufferError`` when the client's buffer is full,
+        ``BrokerUnreachableError`` when it cannot accept records now."""
+
+    def poll(self, timeout: float) -> None:
+        """Serve delivery callbacks for up to ``timeout`` seconds."""
+
+    def reachable(self, timeout: float) -> bool:
+        """Whether a broker answers a metadata request within ``timeout`` seconds."""
+
+    def flush(self, timeout: float) -> int:
+        """Wait until every queued record is delivered or failed; return how many remain."""
+
+    def close(self, timeout: float) -> None:
+        """Flush within ``timeout`` and release the client."""
+
+
+__all__ = ["Backend", "BrokerUnreachableError", "ClientErrorCallback", "DeliveryCallback"]

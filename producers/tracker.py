@@ -1,0 +1,429 @@
+"""`Tracker`: what a shop site calls. Validate on the caller's thread, send on another.
+
+The caller's cost is validation plus one queue put: encoding, keying and the Kafka
+client run on the tracker's sender thread. Nothing here raises into the caller unless
+``strict=True``; every event ends counted as sent, spooled, failed or dropped.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from shopstream.producers.backends import Backend, make_backend
+from shopstream.producers.backends.base import BrokerUnreachableError
+from shopstream.producers.config import QueueFullPolicy, TrackerConfig
+from shopstream.producers.errors import EventRejectedError, SpoolFullError
+from shopstream.producers.keys import partition_key
+from shopstream.producers.spool import Spool
+from shopstream.producers.stats import Counters, TrackerStats, register_metrics
+from shopstream.schemas.codec import Codec
+from shopstream.schemas.errors import EncodeError
+from shopstream.schemas.models import (
+    Event,
+    ProductEvent,
+    PurchaseEvent,
+    ReviewEvent,
+    SignupEvent,
+    VisitEvent,
+)
+
+_log = logging.getLogger(__name__)
+
+ErrorCallback = Callable[[Exception], None]
+DropCallback = Callable[[uuid.UUID | None, str], None]
+DeliveryReport = Callable[[Exception | None], None]
+
+_STOP = object()
+_REPLAY_BATCH = 500
+_PROBE_INTERVAL_S = 1.0
+
+
+class Tracker:
+    """Track shopper events into Kafka without slowing or crashing the site.
+
+    ``track(event)`` returns the event's id at once. ``flush()`` waits for delivery;
+    ``close()`` (also run at interpreter exit, within ``exit_flush_timeout_s``) flushes
+    and spools what could not be delivered. A process forked after the tracker was made
+    gets a fresh one of its own on its first call.
+    """
+
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        *,
+        on_error: ErrorCallback | None = None,
+        on_drop: DropCallback | None = None,
+        on_delivery: DeliveryReport | None = None,
+        registry: Any = None,
+        codec: Codec | None = None,
+    ) -> None:
+        self.config = config or TrackerConfig()
+        if self.config.on_full is QueueFullPolicy.SPOOL and not self.config.spooling:
+            raise ValueError("on_full='spool' needs spool_dir")
+        self._on_error = on_error
+        self._on_drop = on_drop
+        self._on_delivery = on_delivery
+        self._codec = codec or Codec()
+        self._counters = Counters()
+        self._closed = False
+        self._start()
+        if registry is not None:
+            register_metrics(registry, self.stats)
+        ref = weakref.ref(self)
+        atexit.register(_close_at_exit, ref)
+        os.register_at_fork(after_in_child=lambda: _restart_in_child(ref))
+
+    # -- the caller's side ---------------------------------------------------------------
+
+    def track(self, event: Event) -> uuid.UUID | None:
+        """Queue a validated event; return its id, or None when it could not be accepted."""
+        if self._pid != os.getpid():
+            self._restart()
+        if not isinstance(cast(object, event), Event):  # untyped callers
+            kind = type(event).__name__
+            self._rejected(kind, TypeError(f"track() takes an event model, not {kind}"), [])
+            return None
+        self._enqueue((event.event_type, event), event.event_id)
+        return event.event_id
+
+    def signup(self, **fields: Any) -> uuid.UUID | None:
+        """Build and track a sign-up; invalid fields are reported, not raised (unless strict)."""
+        return self._build(SignupEvent, fields)
+
+    def visit(self, **fields: Any) -> uuid.UUID | None:
+        """Build and track a page view."""
+        return self._build(VisitEvent, fields)
+
+    def review(self, **fields: Any) -> uuid.UUID | None:
+        """Build and track a review."""
+        return self._build(ReviewEvent, fields)
+
+    def purchase(self, **fields: Any) -> uuid.UUID | None:
+        """Build and track an order placed, cancelled or refunded."""
+        return self._build(PurchaseEvent, fields)
+
+    def product(self, **fields: Any) -> uuid.UUID | None:
+        """Build and track a catalogue change."""
+        return self._build(ProductEvent, fields)
+
+    def send_raw(self, key: bytes, value: bytes) -> None:
+        """Queue bytes as they are, unvalidated: for tools (simulator, dead-letter replay)."""
+        if self._pid != os.getpid():
+            self._restart()
+        self._enqueue((None, (key, value)), None)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait until every queued event is delivered, spooled or failed; return how many remain."""
+        deadline = time.monotonic() + timeout
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(timeout):
+            return self._queue.qsize() + len(self._in_flight)
+        while self._in_flight and time.monotonic() < deadline:
+            self._backend.flush(min(0.1, max(0.0, deadline - time.monotonic())))
+        return len(self._in_flight)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush within ``timeout`` (default: ``exit_flush_timeout_s``), spool or count the rest."""
+        if self._closed:
+            return
+        self._closed = True
+        budget = self.config.exit_flush_timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        self._queue.put(_STOP)
+        self._sender.join(budget)
+        remaining = max(0.0, deadline - time.monotonic())
+        if self._in_flight:
+            self._backend.flush(remaining)
+        self._settle_leftovers()
+        try:
+            self._backend.close(0.5)
+        finally:
+            if self._spool is not None:
+                self._spool.close()
+
+    @property
+    def spool_full(self) -> bool:
+        """True when the spool has reached its bound (the collector answers 503 then)."""
+        return self._spool is not None and self._spool.is_full
+
+    def stats(self) -> TrackerStats:
+        values = self._counters.values
+        return TrackerStats(
+            **values,
+            queue_depth=self._queue.qsize(),
+            in_flight=len(self._in_flight),
+            spool_bytes=self._spool.pending_bytes if self._spool is not None else 0,
+        )
+
+    def _build(self, cls: type[Event], fields: dict[str, Any]) -> uuid.UUID | None:
+        if self.config.shop_id is not None:
+            fields.setdefault("shop_id", self.config.shop_id)
+        try:
+            event = cls(**fields)
+        except ValidationError as exc:
+            errors = [
+                {"field": ".".join(str(p) for p in e["loc"]) or "$", "rule": e["type"]}
+                for e in exc.errors(include_input=False, include_url=False, include_context=False)
+            ]
+            self._rejected(cls.event_type, exc, errors)
+            return None
+        return self.track(event)
+
+    def _rejected(self, event_type: str, exc: Exception, errors: list[dict[str, Any]]) -> None:
+        self._counters.add("rejected")
+        rejection = EventRejectedError(
+            event_type, errors or [{"field": "$", "rule": type(exc).__name__}]
+        )
+        _log.warning("%s", rejection)  # field paths and rule names only, never values
+        if self._on_error is not None:
+            self._safely(self._on_error, rejection)
+        if self.config.strict:
+            raise rejection from exc
+
+    def _enqueue(self, item: tuple[str | None, Any], event_id: uuid.UUID | None) -> None:
+        if self._closed:
+            self._dropped(event_id, "closed")
+            return
+        if self._queue.qsize() < self.config.queue_size:
+            self._queue.put(item)
+            self._counters.add("tracked")
+            return
+        policy = self.config.on_full
+        if policy is QueueFullPolicy.BLOCK:
+            deadline = time.monotonic() + self.config.block_timeout_ms / 1000
+            while time.monotonic() < deadline:
+                time.sleep(0.0005)
+                if self._queue.qsize() < self.config.queue_size:
+                    self._queue.put(item)
+                    self._counters.add("tracked")
+                    return
+        elif policy is QueueFullPolicy.SPOOL and self._spool is not None:
+            record = self._encode(item)
+            if record is not None:
+                try:
+                    self._spool.append(*record)
+                except SpoolFullError:
+                    pass
+                else:
+                    self._counters.add("tracked")
+                    self._counters.add("spooled")
+                    return
+        self._dropped(event_id, "queue_full")
+
+    def _dropped(self, event_id: uuid.UUID | None, reason: str) -> None:
+        self._counters.add("dropped")
+        if self._on_drop is not None:
+            self._safely(self._on_drop, event_id, reason)
+
+    # -- the sender thread -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._in_flight: dict[int, tuple[bytes, bytes]] = {}
+        self._seq = itertools.count()
+        self._broker_down = False
+        self._next_probe = 0.0
+        self._spool = (
+            Spool(self.config.spool_dir, max_bytes=self.config.spool_max_bytes)
+            if self.config.spool_dir is not None
+            else None
+        )
+        self._backend: Backend = make_backend(self.config, on_error=self._client_error)
+        self._sender = threading.Thread(target=self._run, name="shopstream-tracker", daemon=True)
+        self._sender.start()
+
+    def _restart(self) -> None:
+        """In a forked child: the parent's client, thread and spool folder are not ours."""
+        if self._spool is not None:
+            self._spool.release_after_fork()
+        self._closed = False
+        self._start()
+
+    def _client_error(self, exc: Exception) -> None:
+        if self._spool is not None:
+            self._broker_down = True  # new events go to the spool until a probe succeeds
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._drain()
+                return
+            if isinstance(item, threading.Event):
+                self._backend.flush(0)
+                item.set()
+            elif item is not None:
+                self._send(item)
+            self._backend.poll(0)
+            if self._spool is not None and (self._spool or self._broker_down):
+                self._replay()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+            elif item is not _STOP:
+                self._send(item)
+
+    def _encode(self, item: tuple[str | None, Any]) -> tuple[bytes, bytes] | None:
+        name, payload = item
+        if name is None:
+            key, value = payload
+            return key, value
+        record = payload.to_avro()
+        try:
+            return partition_key(record), self._codec.encode(name, record)
+        except EncodeError as exc:  # a model that validated always encodes; be safe anyway
+            self._counters.add("failed")
+            _log.error("could not encode a %s event: %s", name, exc)
+            return None
+
+    def _send(self, item: tuple[str | None, Any]) -> None:
+        record = self._encode(item)
+        if record is None:
+            return
+        if self._spool is not None and (self._spool or self._broker_down):
+            self._to_spool(*record)  # keep order: nothing overtakes what waits in the spool
+            return
+        self._produce(*record)
+
+    def _produce(self, key: bytes, value: bytes) -> None:
+        seq = next(self._seq)
+        self._in_flight[seq] = (key, value)
+        report = functools.partial(self._delivered, seq)
+        while True:
+            try:
+                self._backend.produce(key, value, report)
+                return
+            except BufferError:
+                self._backend.poll(0.05)  # the client's own buffer is full: let it drain
+            except BrokerUnreachableError:
+                self._in_flight.pop(seq, None)
+                if self._spool is not None:
+                    self._broker_down = True
+                    self._to_spool(key, value)
+                else:
+                    self._counters.add("failed")
+                return
+            except Exception as exc:  # a client error must not kill the sender thread
+                self._in_flight.pop(seq, None)
+                self._counters.add("failed")
+                _log.error("kafka client refused a record: %s", type(exc).__name__)
+                return
+
+    def _delivered(self, seq: int, err: Exception | None) -> None:
+        record = self._in_flight.pop(seq, None)
+        if err is None:
+            self._counters.add("sent")
+        elif record is not None and self._spool is not None:
+            self._to_spool(*record)
+        else:
+            self._counters.add("failed")
+            _log.warning("event not delivered: %s", type(err).__name__)
+        if self._on_delivery is not None:
+            self._safely(self._on_delivery, err)
+
+    def _to_spool(self, key: bytes, value: bytes) -> None:
+        assert self._spool is not None
+        try:
+            self._spool.append(key, value)
+        except SpoolFullError:
+            self._counters.add("dropped")
+            if self._on_drop is not None:
+                self._safely(self._on_drop, None, "spool_full")
+        else:
+            self._counters.add("spooled")
+
+    def _replay(self) -> None:
+        """Send the spool's oldest records once a broker answers; commit what was delivered."""
+        assert self._spool is not None
+        now = time.monotonic()
+        if now < self._next_probe:
+            return
+        if not self._backend.reachable(timeout=0.5):
+            self._broker_down = True
+            self._next_probe = now + _PROBE_INTERVAL_S
+            return
+        records, position = self._spool.read(_REPLAY_BATCH)
+        if not records or position is None:
+            self._broker_down = False
+            return
+        failures: list[Exception] = []
+
+        def replayed(err: Exception | None) -> None:
+            if err is not None:
+                failures.append(err)
+
+        for key, value in records:
+            try:
+                self._backend.produce(key, value, replayed)
+            except (BufferError, BrokerUnreachableError) as exc:
+                failures.append(exc)
+                break
+        left = self._backend.flush(self.config.delivery_timeout_ms / 1000)
+        if failures or left:
+            self._next_probe = time.monotonic() + _PROBE_INTERVAL_S  # resent later: ids dedupe
+            return
+        self._spool.commit(position, records)
+        self._counters.add("sent", len(records))
+        self._broker_down = False
+
+    def _settle_leftovers(self) -> None:
+        leftovers = list(self._in_flight.values())
+        self._in_flight.clear()
+        for key, value in leftovers:
+            if self._spool is not None:
+                self._to_spool(key, value)
+            else:
+                self._counters.add("failed")
+        if leftovers and self._spool is None:
+            _log.warning("%d events undelivered at close", len(leftovers))
+
+    @staticmethod
+    def _safely(callback: Callable[..., None], *args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:  # the shop's callback must not break the tracker
+            _log.exception("tracker callback failed")
+
+
+def _close_at_exit(ref: weakref.ReferenceType[Tracker]) -> None:
+    tracker = ref()
+    if tracker is not None and tracker._pid == os.getpid():
+        tracker.close()
+
+
+def _restart_in_child(ref: weakref.ReferenceType[Tracker]) -> None:
+    tracker = ref()
+    if tracker is not None and not tracker._closed:
+        tracker._restart()
+
+
+def event_payload(event: Event) -> Mapping[str, Any]:
+    """The record a tracked event is encoded from (for logs and tests, never the hot path)."""
+    return event.to_avro()
+
+
+__all__ = ["Tracker"]
