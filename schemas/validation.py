@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from shopstream.schemas.contract import EventSchema, FieldSpec
+from shopstream.schemas.contract import EventSchema, FieldSpec, RuleRef
 from shopstream.schemas.currencies import MINOR_UNIT_DIGITS
 
 
@@ -58,19 +58,34 @@ def check_fields(schema: EventSchema, record: Mapping[str, Any]) -> Iterator[Vio
 def check_rules(
     schema: EventSchema, record: Mapping[str, Any], context: RuleContext
 ) -> Iterator[Violation]:
-    for ref in schema.rules:
-        rule = RULES.get(ref.name)
+    for ref, rule in _rules_of(schema):
         if rule is None:
             yield Violation(
                 ref.path or "$", ref.name, "rule named in the schema is not implemented"
             )
             continue
-        for path, sub in _values_at(record, ref.path) if ref.path else [("", record)]:
+        if not ref.path:  # most rules apply to the event itself: the fast path
+            for field_name, message in rule(record, context):
+                yield Violation(field_name or "$", ref.name, message)
+            continue
+        for path, sub in _values_at(record, ref.path):
             if sub is None:
                 continue
             for field_name, message in rule(sub, context):
                 where = ".".join(p for p in (path, field_name) if p) or "$"
                 yield Violation(where, ref.name, message)
+
+
+_RULES_OF: dict[tuple[str, int, bytes], tuple[tuple[RuleRef, RuleFn | None], ...]] = {}
+
+
+def _rules_of(schema: EventSchema) -> tuple[tuple[RuleRef, RuleFn | None], ...]:
+    """The schema's rules with their functions, looked up once per schema version."""
+    key = (schema.name, schema.version, schema.fingerprint)
+    found = _RULES_OF.get(key)
+    if found is None:
+        found = _RULES_OF[key] = tuple((ref, RULES.get(ref.name)) for ref in schema.rules)
+    return found
 
 
 def _values_at(record: Mapping[str, Any], path: str) -> Iterator[tuple[str, Any]]:
