@@ -76,16 +76,17 @@ def check_rules(
                 yield Violation(where, ref.name, message)
 
 
-_RULES_OF: dict[tuple[str, int, bytes], tuple[tuple[RuleRef, RuleFn | None], ...]] = {}
+_RULES_OF: dict[int, tuple[EventSchema, tuple[tuple[RuleRef, RuleFn | None], ...]]] = {}
 
 
 def _rules_of(schema: EventSchema) -> tuple[tuple[RuleRef, RuleFn | None], ...]:
-    """The schema's rules with their functions, looked up once per schema version."""
-    key = (schema.name, schema.version, schema.fingerprint)
-    found = _RULES_OF.get(key)
-    if found is None:
-        found = _RULES_OF[key] = tuple((ref, RULES.get(ref.name)) for ref in schema.rules)
-    return found
+    """The schema's rules with their functions, looked up once per loaded schema."""
+    cached = _RULES_OF.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    rules = tuple((ref, RULES.get(ref.name)) for ref in schema.rules)
+    _RULES_OF[id(schema)] = (schema, rules)
+    return rules
 
 
 def _values_at(record: Mapping[str, Any], path: str) -> Iterator[tuple[str, Any]]:
