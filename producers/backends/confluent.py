@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -19,6 +20,7 @@ class ConfluentBackend:
     ) -> None:
         self._topic = config.topic
         self._on_error = on_error
+        self._last_warning = -60.0
         settings: dict[str, Any] = {
             "bootstrap.servers": config.bootstrap_servers,
             "enable.idempotence": True,
@@ -37,7 +39,10 @@ class ConfluentBackend:
         self._producer = Producer(settings)
 
     def _client_error(self, error: KafkaError) -> None:
-        _log.warning("kafka client: %s", error)
+        now = time.monotonic()
+        if now - self._last_warning >= 60:  # an outage repeats the same error every second
+            _log.warning("kafka client: %s", error)
+            self._last_warning = now
         if self._on_error is not None:
             self._on_error(KafkaException(error))
 
