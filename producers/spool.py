@@ -151,6 +151,7 @@ class Spool:
         self._own = _Folder(own)
         self._adopted = list(self._adopt_orphans())
         self._bytes = sum(f.pending_bytes() for f in self._adopted)
+        self._refused = False
 
     def _adopt_orphans(self) -> Iterator[_Folder]:
         folders = sorted(
@@ -178,7 +179,8 @@ class Spool:
 
     @property
     def is_full(self) -> bool:
-        return self._bytes >= self.max_bytes
+        """At its bound, or it refused a record since the last replay freed room."""
+        return self._refused or self._bytes >= self.max_bytes
 
     def __bool__(self) -> bool:
         return self._bytes > 0
@@ -187,6 +189,7 @@ class Spool:
         frame = _frame(key, value)
         with self._lock:
             if self._bytes + len(frame) > self.max_bytes:
+                self._refused = True
                 raise SpoolFullError(
                     f"spool at {self.root} holds {self._bytes} of {self.max_bytes} bytes"
                 )
@@ -208,6 +211,7 @@ class Spool:
         with self._lock:
             folder = next(f for f in [*self._adopted, self._own] if f.path == position.folder)
             folder.commit(position)
+            self._refused = False
             self._bytes = max(
                 0, self._bytes - sum(_HEAD.size + len(k) + len(v) + _CRC.size for k, v in records)
             )

@@ -27,6 +27,7 @@ from shopstream.producers.backends.base import BrokerUnreachableError
 from shopstream.producers.config import QueueFullPolicy, TrackerConfig
 from shopstream.producers.errors import EventRejectedError, SpoolFullError
 from shopstream.producers.keys import partition_key
+from shopstream.producers.rejections import field_errors
 from shopstream.producers.spool import Spool
 from shopstream.producers.stats import Counters, TrackerStats, register_metrics
 from shopstream.schemas.codec import Codec
@@ -96,8 +97,7 @@ class Tracker:
             kind = type(event).__name__
             self._rejected(kind, TypeError(f"track() takes an event model, not {kind}"), [])
             return None
-        self._enqueue((event.event_type, event), event.event_id)
-        return event.event_id
+        return event.event_id if self._enqueue((event.event_type, event), event.event_id) else None
 
     def signup(self, **fields: Any) -> uuid.UUID | None:
         """Build and track a sign-up; invalid fields are reported, not raised (unless strict)."""
@@ -155,6 +155,10 @@ class Tracker:
             if self._spool is not None:
                 self._spool.close()
 
+    def reachable(self, timeout: float = 1.0) -> bool:
+        """Whether a broker answers a metadata request within ``timeout`` (for readiness)."""
+        return self._backend.reachable(timeout)
+
     @property
     def spool_full(self) -> bool:
         """True when the spool has reached its bound (the collector answers 503 then)."""
@@ -175,11 +179,7 @@ class Tracker:
         try:
             event = cls(**fields)
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(p) for p in e["loc"]) or "$", "rule": e["type"]}
-                for e in exc.errors(include_input=False, include_url=False, include_context=False)
-            ]
-            self._rejected(cls.event_type, exc, errors)
+            self._rejected(cls.event_type, exc, [dict(e) for e in field_errors(exc)])
             return None
         return self.track(event)
 
@@ -194,14 +194,15 @@ class Tracker:
         if self.config.strict:
             raise rejection from exc
 
-    def _enqueue(self, item: tuple[str | None, Any], event_id: uuid.UUID | None) -> None:
+    def _enqueue(self, item: tuple[str | None, Any], event_id: uuid.UUID | None) -> bool:
+        """Accept ``item`` (queue or spool) and say so; a refusal is counted as dropped."""
         if self._closed:
             self._dropped(event_id, "closed")
-            return
+            return False
         if self._queue.qsize() < self.config.queue_size:
             self._queue.put(item)
             self._counters.add("tracked")
-            return
+            return True
         policy = self.config.on_full
         if policy is QueueFullPolicy.BLOCK:
             deadline = time.monotonic() + self.config.block_timeout_ms / 1000
@@ -210,7 +211,7 @@ class Tracker:
                 if self._queue.qsize() < self.config.queue_size:
                     self._queue.put(item)
                     self._counters.add("tracked")
-                    return
+                    return True
         elif policy is QueueFullPolicy.SPOOL and self._spool is not None:
             record = self._encode(item)
             if record is not None:
@@ -221,8 +222,9 @@ class Tracker:
                 else:
                     self._counters.add("tracked")
                     self._counters.add("spooled")
-                    return
+                    return True
         self._dropped(event_id, "queue_full")
+        return False
 
     def _dropped(self, event_id: uuid.UUID | None, reason: str) -> None:
         self._counters.add("dropped")

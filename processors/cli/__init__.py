@@ -16,12 +16,14 @@ from shopstream.processors.cli import kafka as _kafka  # noqa: E402
 from shopstream.processors.cli import schemas as _schemas  # noqa: E402
 from shopstream.processors.cli import topics as _topics  # noqa: E402
 from shopstream.processors.cli.demo import demo as _demo  # noqa: E402
+from shopstream.producers.collector.cli import collector as _collector  # noqa: E402
 from shopstream.producers.simulator.cli import simulate as _simulate  # noqa: E402
 
 app.add_typer(_schemas.app, name="schemas")
 app.add_typer(_bench.app, name="bench")
 app.command("demo")(_demo)
 app.command("simulate")(_simulate)
+app.command("collector")(_collector)
 app.add_typer(_kafka.app, name="kafka")
 app.add_typer(_topics.app, name="topics")
 

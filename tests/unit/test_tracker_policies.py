@@ -47,9 +47,9 @@ def test_drop_policy_counts_and_reports_every_dropped_event() -> None:
     )
     try:
         events = _visits(400)
-        for event in events:
-            tracker.track(event)
+        returned = [tracker.track(event) for event in events]
         stats = tracker.stats()
+        assert returned.count(None) == stats.dropped  # a dropped event has no id to return
         assert stats.dropped > 0
         assert len(dropped) == stats.dropped
         assert all(reason == "queue_full" for _, reason in dropped)
