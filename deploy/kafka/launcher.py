@@ -36,7 +36,9 @@ class LocalKafka:
 
     Ports default to free ones. With `bound_to_parent` (the default) the JVM gets
     SIGKILL when this Python process dies, so no broker outlives a test run; the CLI's
-    detached mode turns that off. The data dir is formatted on first start and kept.
+    detached mode turns that off. Linux ties that signal to the *thread* that started the
+    JVM: start (and restart) a bound node from a thread that outlives it, not from a
+    short-lived worker thread. The data dir is formatted on first start and kept.
     """
 
     def __init__(

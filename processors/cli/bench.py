@@ -41,3 +41,69 @@ def codec(
     if json_path:
         json_path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
         typer.echo(f"wrote {json_path}", err=True)
+
+
+@app.command("producer")
+def producer(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results to this JSON file.")
+    ] = None,
+    events: Annotated[int, typer.Option(help="Timed track calls per system.")] = 20_000,
+    rounds: Annotated[
+        int, typer.Option(help="Rounds; the systems take turns within each round.")
+    ] = 5,
+    warmup: Annotated[int, typer.Option(help="Untimed calls per system first.")] = 1_000,
+    system: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--system", help="Measure only these (repeat); default: shopstream and every peer."
+        ),
+    ] = None,
+) -> None:
+    """track() latency p50/p99 on the caller's thread, events/s and wire bytes per event:
+    our Tracker to a real Kafka broker beside snowplow, segment, rudderstack and posthog.
+
+    Starts a throwaway local broker unless KAFKA_BOOTSTRAP_SERVERS is set. The peers post
+    to a local HTTP endpoint that accepts everything; a peer that is not installed is
+    skipped (install them with: pip install 'shopstream[bench]').
+    """
+    import contextlib
+    import logging
+
+    from shopstream.processors.benchmarks import producer as bench
+
+    # snowplow-tracker calls logging.basicConfig() and sets its loggers to INFO at import,
+    # which would print a line per batch; a site would not run it like that.
+    with contextlib.suppress(ImportError):
+        import snowplow_tracker  # noqa: F401
+
+        for name in ("snowplow_tracker.emitters", "snowplow_tracker.snowplow"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+    try:
+        results = bench.run(
+            events=events,
+            rounds=rounds,
+            warmup=warmup,
+            systems=tuple(system) if system else bench.SYSTEMS,
+            progress=lambda m: typer.echo(m, err=True),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    for line in bench.table(results):
+        typer.echo(line)
+    verdict = bench.goal(results)
+    if verdict is not None:
+        typer.echo(
+            f"\nfastest peer (p50): {verdict['fastest_peer']}; our p50 is "
+            f"{verdict['p50_ratio']:.2f}× its p50 (goal ≤ 0.33: {'met' if verdict['p50_met'] else 'NOT met'}); "
+            f"our p99 {results['shopstream']['p99_us']:.1f} µs (goal < 100: {'met' if verdict['p99_met'] else 'NOT met'})"
+        )
+    typer.echo(
+        "wire bytes: ours = librdkafka tx_bytes (Kafka requests, zstd batches); "
+        "peers = HTTP requests as received (headers + body, gzip only where the SDK sends gzip)"
+    )
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+        typer.echo(f"wrote {json_path}", err=True)
