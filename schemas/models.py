@@ -17,6 +17,8 @@ rather than in the dead-letter topic.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import random
 import uuid
 from collections.abc import Mapping
 from enum import StrEnum
@@ -73,6 +75,21 @@ def _to_millis(value: dt.datetime) -> dt.datetime:
 
 def _now() -> dt.datetime:
     return _to_millis(dt.datetime.now(dt.UTC))
+
+
+# Event ids come from a per-process generator seeded by the OS, not from uuid4(): uuid4 makes
+# a system call per id, which releases the GIL in the middle of the shop's tracking call and
+# lets the tracker's sender thread take it (a tail-latency spike). An id is a deduplication
+# key, not a secret; the generator is reseeded in every forked child.
+_ids = random.Random(os.urandom(32))  # noqa: S311 - ids, not secrets (see above)
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_event_id() -> uuid.UUID:
+    """A random (version 4) UUID."""
+    return uuid.UUID(int=(_ids.getrandbits(128) & _V4_CLEAR) | _V4_SET)
 
 
 Millis = Annotated[AwareDatetime, AfterValidator(_to_millis)]
@@ -207,7 +224,7 @@ class Event(BaseModel):
     model_config = _CONFIG
     event_type: ClassVar[str]
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Client-generated UUID.")
+    event_id: uuid.UUID = Field(default_factory=new_event_id, description="Client-generated UUID.")
     shop_id: Annotated[str, contract_field("visit", "shop_id")]
     event_time: Annotated[Millis, contract_field("visit", "event_time")] = Field(
         default_factory=_now
