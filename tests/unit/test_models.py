@@ -40,3 +40,21 @@ def test_times_in_another_zone_are_the_same_instant_after_decoding() -> None:
     decoded = codec.decode(codec.encode("visit", visit.to_avro())).record
     assert decoded["event_time"] == at
     assert decoded["event_time"].tzinfo == dt.UTC
+
+
+def test_event_ids_are_version_4_and_differ_in_a_forked_child() -> None:
+    import os
+
+    from shopstream.schemas.models import new_event_id
+
+    ids = {new_event_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert {(u.version, u.variant) for u in ids} == {(4, "specified in RFC 4122")}
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_event_id().bytes)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read, 16)
+    assert child_id != new_event_id().bytes  # the child reseeded: not the parent's next id
