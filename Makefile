@@ -51,9 +51,12 @@ test: lint typecheck kafka-jars
 demo: kafka-jars
 	$(BIN)/shopstream demo
 
-bench: install
+# The producer benchmark measures peer SDKs too: they come with the `bench` extra.
+bench: kafka-jars
 	@mkdir -p build/bench
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/shopstream bench codec --json build/bench/codec.json
+	$(BIN)/shopstream bench producer --json build/bench/producer.json
 
 docs: install
 	$(BIN)/shopstream schemas docs
