@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -421,11 +421,6 @@ def _restart_in_child(ref: weakref.ReferenceType[Tracker]) -> None:
     tracker = ref()
     if tracker is not None and not tracker._closed:
         tracker._restart()
-
-
-def event_payload(event: Event) -> Mapping[str, Any]:
-    """The record a tracked event is encoded from (for logs and tests, never the hot path)."""
-    return event.to_avro()
 
 
 __all__ = ["Tracker"]

@@ -220,6 +220,16 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
         node.stop()
 
 
+def _outage_topic(node: LocalKafka, topic: str) -> str:
+    from confluent_kafka.admin import NewTopic
+
+    from shopstream.deploy.kafka import admin_client
+
+    admin = admin_client(node.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(60)
+    return topic
+
+
 def _outage_run(node: LocalKafka, tracker: Tracker, topic: str) -> tuple[set[uuid.UUID], float]:
     """Track 300 events before, 500 during and 200 after an outage; return ids and max call µs."""
     visit = example_events()["visit"]
@@ -250,13 +260,7 @@ def _outage_run(node: LocalKafka, tracker: Tracker, topic: str) -> tuple[set[uui
 def test_outage_with_spool_loses_nothing(
     own_broker: LocalKafka, tmp_path: Path, backend: str
 ) -> None:
-    from confluent_kafka.admin import NewTopic
-
-    from shopstream.deploy.kafka import admin_client
-
-    topic = "outage.spool"
-    admin = admin_client(own_broker.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(60)
+    topic = _outage_topic(own_broker, "outage.spool")
     config = TrackerConfig(
         bootstrap_servers=own_broker.bootstrap_servers, topic=topic, backend=backend,
         spool_dir=tmp_path / "spool", delivery_timeout_ms=5_000, queue_size=200, on_full="spool",
@@ -284,13 +288,7 @@ def test_outage_with_spool_loses_nothing(
 def test_outage_without_spool_reports_exactly_what_is_missing(
     own_broker: LocalKafka, backend: str
 ) -> None:
-    from confluent_kafka.admin import NewTopic
-
-    from shopstream.deploy.kafka import admin_client
-
-    topic = "outage.nospool"
-    admin = admin_client(own_broker.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(60)
+    topic = _outage_topic(own_broker, "outage.nospool")
     config = TrackerConfig(
         bootstrap_servers=own_broker.bootstrap_servers, topic=topic, backend=backend,
         delivery_timeout_ms=3_000, queue_size=200,
