@@ -151,6 +151,8 @@ class Tracker:
         self._settle_leftovers()
         try:
             self._backend.close(0.5)
+        except Exception as exc:  # close() runs at exit too: it must never raise
+            _log.warning("kafka client did not close cleanly: %s", type(exc).__name__)
         finally:
             if self._spool is not None:
                 self._spool.close()

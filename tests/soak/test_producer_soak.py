@@ -71,6 +71,7 @@ def test_simulated_traffic_survives_repeated_outages(tmp_path: Path, backend: st
         time.sleep(0.5)
     tracker.flush(60)
     stats = tracker.stats()
+    print(f"\nsoak tracker [{backend}] before close: {stats}")
     tracker.close(30)
     elapsed = time.monotonic() - began
 
