@@ -395,6 +395,20 @@ class Tracker:
         self._broker_down = False
 
     def _settle_leftovers(self) -> None:
+        """At close: what the budget did not deliver goes to the spool, or is counted failed."""
+        while True:  # events the sender had no time to take (it may still be draining too)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, threading.Event):
+                item.set()
+            elif item is not _STOP:
+                record = self._encode(item)
+                if record is not None and self._spool is not None:
+                    self._to_spool(*record)
+                elif record is not None:
+                    self._counters.add("failed")
         leftovers = list(self._in_flight.values())
         self._in_flight.clear()
         for key, value in leftovers:
