@@ -23,8 +23,10 @@ from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from shopstream.schemas.errors import SchemaDefinitionError
 
-PiiClass = Literal["direct", "quasi", "free_text", "none"]
-PII_CLASSES: tuple[PiiClass, ...] = ("direct", "quasi", "free_text", "none")
+# "pseudonym" marks the HMAC outputs of the clean schemas: still personal data under
+# PIPA and GDPR, linkable only with the keys kept apart from the data.
+PiiClass = Literal["direct", "quasi", "free_text", "pseudonym", "none"]
+PII_CLASSES: tuple[PiiClass, ...] = ("direct", "quasi", "free_text", "pseudonym", "none")
 EVENT_NAMES: tuple[str, ...] = ("signup", "visit", "review", "purchase", "product")
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")

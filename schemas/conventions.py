@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shopstream.schemas.contract import Contract, EventSchema
+from shopstream.schemas.errors import SchemaDefinitionError
 from shopstream.schemas.evolution import check_full_transitive
+from shopstream.schemas.pseudonymised import clean_schema
 from shopstream.schemas.validation import RULES
 
 
@@ -38,6 +40,7 @@ def check_contract(contract: Contract) -> list[Problem]:
         problems.extend(_check_enums(current))
         problems.extend(_check_rules_exist(current))
         problems.extend(_check_patterns(current))
+        problems.extend(_check_treatments(current))
         if versions[:-1]:
             earlier = [(f"v{s.version}", s.avsc) for s in versions[:-1]]
             for inc in check_full_transitive(current.avsc, earlier):
@@ -122,3 +125,11 @@ __all__ = [
     "Problem",
     "check_contract",
 ]
+
+
+def _check_treatments(schema: EventSchema) -> Iterator[Problem]:
+    """Every x-treatment starts with a word the pseudonymiser knows (schemas/pseudonymised.py)."""
+    try:
+        clean_schema(schema.avsc)
+    except SchemaDefinitionError as exc:
+        yield Problem(schema.name, "x-treatment", "unknown_treatment", str(exc))

@@ -10,6 +10,7 @@ import typer
 from shopstream.schemas.contract import Contract
 from shopstream.schemas.conventions import check_contract
 from shopstream.schemas.dictionary import render
+from shopstream.schemas.pseudonymised import clean_root, render_clean
 
 app = typer.Typer(
     help="Inspect, check and document the event contract (schemas/).", no_args_is_help=True
@@ -77,3 +78,33 @@ def docs(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, "utf-8")
     typer.echo(f"wrote {out}")
+
+
+@app.command("derive")
+def derive(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Do not write; exit 1 if a clean schema is stale.")
+    ] = False,
+) -> None:
+    """Rewrite the pseudonymised (clean) schemas from the event schemas' x-treatment annotations.
+
+    They live in schemas/avro/clean/<type>/v<N>.avsc, beside the event schemas they come from.
+    """
+    contract = Contract.load()
+    stale = []
+    for name in contract.names:
+        schema = contract.latest(name)
+        path = clean_root() / name / f"v{schema.version}.avsc"
+        text = render_clean(schema)
+        if not path.exists() or path.read_text("utf-8") != text:
+            stale.append(path)
+            if not check_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, "utf-8")
+    for path in stale:
+        typer.echo(f"{'stale' if check_only else 'wrote'} {path}", err=check_only)
+    if check_only and stale:
+        typer.echo("run `shopstream schemas derive`", err=True)
+        raise typer.Exit(1)
+    if not stale:
+        typer.echo("clean schemas are up to date")
