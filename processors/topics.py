@@ -15,7 +15,7 @@ from typing import Literal
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 
 # ConfigResource, NewTopic, ResourceType are public; the stubs only re-export them implicitly.
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined,unused-ignore]
     AdminClient,
     ConfigResource,
     NewTopic,

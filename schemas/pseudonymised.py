@@ -26,7 +26,7 @@ import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from shopstream.schemas.contract import Contract, EventSchema, schemas_root
 from shopstream.schemas.errors import SchemaDefinitionError
@@ -80,7 +80,7 @@ def treatment_of(field: Mapping[str, Any]) -> Treatment:
         raise SchemaDefinitionError(
             f"field {field.get('name')!r}: x-treatment {text!r} does not start with one of {TREATMENTS}"
         )
-    return cast(Treatment, word)
+    return word  # checked against TREATMENTS above
 
 
 def pseudonym_name(field_name: str) -> str:
