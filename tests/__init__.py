@@ -1,0 +1,1 @@
+"""The test tree is a package so that shared helpers import as ``tests.<module>`` (tests.oracle)."""
