@@ -109,9 +109,9 @@ def build_aggregate_runtime(
     aggregate_settings = AggregateSettings(
         currency=settings.currency, dedup_window=dt.timedelta(days=settings.dedup_window_days)
     )
-    app = new_application(settings, group=settings.group, stateful=True)
+    app = new_application(settings, group=settings.aggregate_group, stateful=True)
     runtime = StageRuntime(
-        app, settings, metrics, group=settings.group, input_topic=settings.clean_topic
+        app, settings, metrics, group=settings.aggregate_group, input_topic=settings.clean_topic
     )
     codec = Codec(load_clean_contract())
     clean = app.topic(settings.clean_topic, key_deserializer="bytes", value_deserializer="bytes")

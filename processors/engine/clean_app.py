@@ -54,9 +54,9 @@ def build_clean_runtime(
     """Stage 1, ready to :meth:`~StageRuntime.run`."""
     metrics = metrics or StageMetrics(STAGE)
     stage = build_clean_stage(settings)
-    app = new_application(settings, group=settings.group, stateful=False)
+    app = new_application(settings, group=settings.clean_group, stateful=False)
     runtime = StageRuntime(
-        app, settings, metrics, group=settings.group, input_topic=settings.raw_topic
+        app, settings, metrics, group=settings.clean_group, input_topic=settings.raw_topic
     )
 
     raw = app.topic(settings.raw_topic, key_deserializer="bytes", value_deserializer="bytes")

@@ -71,7 +71,7 @@ class StageSettings(BaseSettings):
 class CleanSettings(StageSettings):
     """Stage 1: validate and pseudonymise."""
 
-    group: str = Field(default="shopstream-clean", description="Consumer group of stage 1.")
+    clean_group: str = Field(default="shopstream-clean", description="Consumer group of stage 1.")
     pseudonym_key: SecretStr = Field(
         description="Master secret of the pseudonymisation keys (per-shop keys are derived from it); at least 16 bytes. `shopstream keys generate` makes one.",
     )
@@ -101,7 +101,9 @@ class CleanSettings(StageSettings):
 class AggregateStageSettings(StageSettings):
     """Stage 2: per-buyer aggregates."""
 
-    group: str = Field(default="shopstream-aggregate", description="Consumer group of stage 2.")
+    aggregate_group: str = Field(
+        default="shopstream-aggregate", description="Consumer group of stage 2."
+    )
     currency: str = Field(
         default="KRW", pattern=r"^[A-Z]{3}$", description="Currency of the money features."
     )

@@ -1,0 +1,171 @@
+"""Helpers for the pipeline tests: stages as real processes, topics read back in full.
+
+Stages run as ``shopstream process ...`` subprocesses, as an operator runs them: the
+tests can send them SIGTERM or SIGKILL, read their logs, scrape their ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+SHOPSTREAM = str(Path(sys.executable).with_name("shopstream"))
+
+
+@dataclass
+class PipelineTopics:
+    raw: str
+    clean: str
+    dlq: str
+    features: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SHOPSTREAM_RAW_TOPIC": self.raw,
+            "SHOPSTREAM_CLEAN_TOPIC": self.clean,
+            "SHOPSTREAM_DLQ_TOPIC": self.dlq,
+            "SHOPSTREAM_FEATURES_TOPIC": self.features,
+        }
+
+
+@dataclass
+class StageProcess:
+    """One ``shopstream process <stage>`` subprocess, logging into ``log_path``."""
+
+    stage: str
+    env: dict[str, str]
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> StageProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [SHOPSTREAM, "process", self.stage, "--no-create-topics", *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM and wait: the stage commits or aborts its transaction and exits."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to commit, abort or close anything."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(30)
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace")
+
+
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, interval: float = 0.5, what: str = ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
+
+
+@dataclass(frozen=True)
+class Message:
+    key: bytes | None
+    value: bytes
+    partition: int
+    offset: int
+    timestamp: int
+
+
+def read_topic(bootstrap: str, topic: str, *, timeout: float = 30) -> list[Message]:
+    """Every committed message of ``topic`` up to its current end (read_committed)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{os.getpid()}-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {}
+        for p in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        out: list[Message] = []
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                # Transaction markers occupy offsets: the position tells when a partition is read.
+                for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
+                    if tp.offset >= ends[tp.partition]:
+                        done.add(tp.partition)
+                continue
+            if msg.error():
+                continue
+            out.append(
+                Message(
+                    msg.key(), msg.value() or b"", msg.partition(), msg.offset(), msg.timestamp()[1]
+                )
+            )
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                done.add(msg.partition())
+        return out
+    finally:
+        consumer.close()
+
+
+def committed_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Messages of ``topic`` not yet committed by ``group`` (markers included)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        tps = [TopicPartition(topic, p) for p in partitions]
+        total = 0
+        for tp in consumer.committed(tps, timeout=10):
+            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            total += high - (tp.offset if tp.offset >= 0 else low)
+        return total
+    finally:
+        consumer.close()
+
+
+def latest_by_key(messages: list[Message]) -> dict[bytes | None, Message]:
+    latest: dict[bytes | None, Message] = {}
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        latest[m.key] = m
+    return latest
+
+
+def run_simulator(bootstrap: str, topic: str, jsonl: Path, **options: Any) -> None:
+    args = [SHOPSTREAM, "simulate", "--bootstrap-servers", bootstrap, "--topic", topic]
+    args += ["--jsonl", str(jsonl)]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    subprocess.run(args, check=True, capture_output=True, timeout=600)
