@@ -36,9 +36,20 @@ SEGMENT_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class SpoolPosition:
+    """Where a read ended; ``ends`` holds where each record of that read ended, so that a
+    prefix of it can be committed alone (:meth:`after`)."""
+
     folder: Path
     segment: int
     offset: int
+    ends: tuple[tuple[int, int], ...] = ()
+
+    def after(self, n: int) -> SpoolPosition:
+        """The position just after the first ``n`` records of the read (``n`` >= 1)."""
+        if n >= len(self.ends):
+            return self
+        segment, offset = self.ends[n - 1]
+        return SpoolPosition(self.folder, segment, offset, self.ends[:n])
 
 
 class _Folder:
@@ -76,6 +87,7 @@ class _Folder:
 
     def read(self, limit: int) -> tuple[list[tuple[bytes, bytes]], SpoolPosition]:
         records: list[tuple[bytes, bytes]] = []
+        ends: list[tuple[int, int]] = []
         segment, offset = self.head_segment, self.head_offset
         while len(records) < limit:
             path = self.path / f"{segment}.seg"
@@ -89,11 +101,12 @@ class _Folder:
                         break
                     records.append(record)
                     offset = f.tell()
+                    ends.append((segment, offset))
             if len(records) < limit and segment < self.tail_segment:
                 segment, offset = segment + 1, 0
             else:
                 break
-        return records, SpoolPosition(self.path, segment, offset)
+        return records, SpoolPosition(self.path, segment, offset, tuple(ends))
 
     def commit(self, position: SpoolPosition) -> None:
         self.head_segment, self.head_offset = position.segment, position.offset
@@ -197,7 +210,8 @@ class Spool:
             self._bytes += len(frame)
 
     def read(self, limit: int = 500) -> tuple[list[tuple[bytes, bytes]], SpoolPosition | None]:
-        """The oldest records, up to ``limit``; commit their position once they are delivered."""
+        """The oldest records, up to ``limit``; commit their position once they are delivered
+        (or ``position.after(n)`` with ``records[:n]`` when only the first ``n`` were)."""
         with self._lock:
             for folder in [*self._adopted, self._own]:
                 records, position = folder.read(limit)

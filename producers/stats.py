@@ -24,6 +24,8 @@ class TrackerStats:
     queue_depth: int
     in_flight: int
     spool_bytes: int
+    client_restarts: int = 0
+    """Kafka clients given up on and replaced because they held records past their timeout."""
 
 
 class Counters:
@@ -62,6 +64,11 @@ def register_metrics(registry: Any, snapshot: Callable[[], TrackerStats]) -> Non
                 "shopstream_tracker_in_flight",
                 "Events handed to the client, not yet acknowledged.",
                 value=stats.in_flight,
+            )
+            yield CounterMetricFamily(
+                "shopstream_tracker_client_restarts",
+                "Kafka clients replaced because they held records past their delivery timeout.",
+                value=stats.client_restarts,
             )
             yield GaugeMetricFamily(
                 "shopstream_tracker_spool_bytes",

@@ -28,6 +28,7 @@ from shopstream.producers.config import QueueFullPolicy, TrackerConfig
 from shopstream.producers.errors import EventRejectedError, SpoolFullError
 from shopstream.producers.keys import partition_key
 from shopstream.producers.rejections import field_errors
+from shopstream.producers.replay import ReplayBatch
 from shopstream.producers.spool import Spool
 from shopstream.producers.stats import Counters, TrackerStats, register_metrics
 from shopstream.schemas.codec import Codec
@@ -48,8 +49,12 @@ DropCallback = Callable[[uuid.UUID | None, str], None]
 DeliveryReport = Callable[[Exception | None], None]
 
 _STOP = object()
-_REPLAY_BATCH = 500
+_REPLAY_BATCH = 1000
 _PROBE_INTERVAL_S = 1.0
+_WATCH_INTERVAL_S = 0.5
+# A record the client has held this much longer than its delivery timeout will not be
+# reported any more: the client is stuck (kafka-python after an outage, see its backend).
+_STUCK_GRACE_S = 5.0
 
 
 class Tracker:
@@ -60,6 +65,11 @@ class Tracker:
     and spools what could not be delivered. A process forked after the tracker was made
     gets a fresh one of its own on its first call.
     """
+
+    # Set by _start(), again in a forked child.
+    _spool: Spool | None
+    _sender: threading.Thread
+    _replaying: ReplayBatch | None
 
     def __init__(
         self,
@@ -79,20 +89,21 @@ class Tracker:
         self._on_delivery = on_delivery
         self._codec = codec or Codec()
         self._counters = Counters()
+        self._client_restarts = 0
         self._closed = False
         self._start()
         if registry is not None:
             register_metrics(registry, self.stats)
         ref = weakref.ref(self)
         atexit.register(_close_at_exit, ref)
-        os.register_at_fork(after_in_child=lambda: _restart_in_child(ref))
+        os.register_at_fork(after_in_child=lambda: _forget_in_child(ref))
 
     # -- the caller's side ---------------------------------------------------------------
 
     def track(self, event: Event) -> uuid.UUID | None:
         """Queue a validated event; return its id, or None when it could not be accepted."""
         if self._pid != os.getpid():
-            self._restart()
+            self._own_process()
         if not isinstance(cast(object, event), Event):  # untyped callers
             kind = type(event).__name__
             self._rejected(kind, TypeError(f"track() takes an event model, not {kind}"), [])
@@ -122,11 +133,13 @@ class Tracker:
     def send_raw(self, key: bytes, value: bytes) -> None:
         """Queue bytes as they are, unvalidated: for tools (simulator, dead-letter replay)."""
         if self._pid != os.getpid():
-            self._restart()
+            self._own_process()
         self._enqueue((None, (key, value)), None)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until every queued event is delivered, spooled or failed; return how many remain."""
+        if self._pid != os.getpid():
+            self._own_process()
         deadline = time.monotonic() + timeout
         done = threading.Event()
         self._queue.put(done)
@@ -141,13 +154,21 @@ class Tracker:
         if self._closed:
             return
         self._closed = True
+        if self._pid != os.getpid():
+            return  # a forked child that never tracked: the client, thread and spool are the parent's
         budget = self.config.exit_flush_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + budget
         self._queue.put(_STOP)
         self._sender.join(budget)
         remaining = max(0.0, deadline - time.monotonic())
-        if self._in_flight:
+        if self._in_flight or self._replaying is not None:
             self._backend.flush(remaining)
+        batch = self._replaying
+        self._replaying = None
+        if batch is not None and self._spool is not None:  # the rest stays spooled
+            self._commit_replayed(
+                batch, len(batch.records) if batch.complete else batch.acked_prefix()
+            )
         self._settle_leftovers()
         try:
             self._backend.close(0.5)
@@ -158,7 +179,9 @@ class Tracker:
                 self._spool.close()
 
     def reachable(self, timeout: float = 1.0) -> bool:
-        """Whether a broker answers a metadata request within ``timeout`` (for readiness)."""
+        """Whether a broker answers within ``timeout`` (for readiness)."""
+        if self._pid != os.getpid():
+            self._own_process()
         return self._backend.reachable(timeout)
 
     @property
@@ -173,6 +196,7 @@ class Tracker:
             queue_depth=self._queue.qsize(),
             in_flight=len(self._in_flight),
             spool_bytes=self._spool.pending_bytes if self._spool is not None else 0,
+            client_restarts=self._client_restarts,
         )
 
     def _build(self, cls: type[Event], fields: dict[str, Any]) -> uuid.UUID | None:
@@ -238,10 +262,14 @@ class Tracker:
     def _start(self) -> None:
         self._pid = os.getpid()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._in_flight: dict[int, tuple[bytes, bytes]] = {}
+        # seq -> (key, value, when handed to the client); insertion order is age order
+        self._in_flight: dict[int, tuple[bytes, bytes, float]] = {}
         self._seq = itertools.count()
         self._broker_down = False
         self._next_probe = 0.0
+        self._next_watch = 0.0
+        self._replaying = None
+        self._stuck_after = self.config.delivery_timeout_ms / 1000 + _STUCK_GRACE_S
         self._spool = (
             Spool(self.config.spool_dir, max_bytes=self.config.spool_max_bytes)
             if self.config.spool_dir is not None
@@ -251,11 +279,17 @@ class Tracker:
         self._sender = threading.Thread(target=self._run, name="shopstream-tracker", daemon=True)
         self._sender.start()
 
-    def _restart(self) -> None:
-        """In a forked child: the parent's client, thread and spool folder are not ours."""
+    def _forget_parent(self) -> None:
+        """Right after fork, in the child: let go of the parent's spool lock. Nothing else:
+        a child that only execs (``subprocess``) must not pay for a Kafka client."""
         if self._spool is not None:
             self._spool.release_after_fork()
-        self._closed = False
+
+    def _own_process(self) -> None:
+        """First use in a forked child: the parent's client, thread and spool are not ours."""
+        if self._closed:
+            self._pid = os.getpid()  # closed in the parent: stays closed here
+            return
         self._start()
 
     def _client_error(self, exc: Exception) -> None:
@@ -277,8 +311,12 @@ class Tracker:
             elif item is not None:
                 self._send(item)
             self._backend.poll(0)
+            now = time.monotonic()
+            if now >= self._next_watch:
+                self._next_watch = now + _WATCH_INTERVAL_S
+                self._watch_in_flight(now)
             if self._spool is not None and (self._spool or self._broker_down):
-                self._replay()
+                self._replay(now)
 
     def _drain(self) -> None:
         while True:
@@ -315,7 +353,7 @@ class Tracker:
 
     def _produce(self, key: bytes, value: bytes) -> None:
         seq = next(self._seq)
-        self._in_flight[seq] = (key, value)
+        self._in_flight[seq] = (key, value, time.monotonic())
         report = functools.partial(self._delivered, seq)
         while True:
             try:
@@ -339,10 +377,12 @@ class Tracker:
 
     def _delivered(self, seq: int, err: Exception | None) -> None:
         record = self._in_flight.pop(seq, None)
+        if record is None:
+            return  # settled already (spooled or counted) when the client was restarted
         if err is None:
             self._counters.add("sent")
-        elif record is not None and self._spool is not None:
-            self._to_spool(*record)
+        elif self._spool is not None:
+            self._to_spool(record[0], record[1])
         else:
             self._counters.add("failed")
             _log.warning("event not delivered: %s", type(err).__name__)
@@ -360,39 +400,89 @@ class Tracker:
         else:
             self._counters.add("spooled")
 
-    def _replay(self) -> None:
-        """Send the spool's oldest records once a broker answers; commit what was delivered."""
+    def _watch_in_flight(self, now: float) -> None:
+        """Restart a client that holds a record well past its delivery timeout."""
+        try:
+            oldest = next(iter(self._in_flight.values()))
+        except (StopIteration, RuntimeError):  # empty, or changed by a callback meanwhile
+            return
+        if now - oldest[2] > self._stuck_after:
+            self._restart_client(f"a record unacknowledged for {now - oldest[2]:.0f} s")
+
+    def _restart_client(self, why: str) -> None:
+        """Settle what the client holds (spool it, or count it failed) and start a new one."""
+        stranded, self._in_flight = self._in_flight, {}
+        batch = self._replaying
+        self._replaying = None
+        if batch is not None:
+            self._commit_replayed(batch, batch.acked_prefix())
+        _log.warning(
+            "kafka client stuck (%s): restarting it; %d events re-spooled or counted failed",
+            why,
+            len(stranded),
+        )
+        self._client_restarts += 1
+        try:
+            self._backend.restart()
+        except Exception as exc:  # a new client that cannot start now is retried by the probe
+            _log.error("kafka client restart failed: %s", type(exc).__name__)
+        for key, value, _ in stranded.values():
+            if self._spool is not None:
+                self._to_spool(key, value)
+            else:
+                self._counters.add("failed")
+        if self._spool is not None:
+            self._broker_down = True  # probe before replaying into the new client
+        self._next_probe = 0.0
+
+    def _replay(self, now: float) -> None:
+        """Send the spool's oldest records, one batch at a time, without blocking the loop;
+        commit each batch on its own acknowledgements."""
         assert self._spool is not None
-        now = time.monotonic()
-        if now < self._next_probe:
-            return
-        if not self._backend.reachable(timeout=0.5):
-            self._broker_down = True
-            self._next_probe = now + _PROBE_INTERVAL_S
-            return
+        batch = self._replaying
+        if batch is not None:
+            if batch.complete:
+                self._replaying = None
+                self._commit_replayed(batch, len(batch.records))
+            elif batch.failed or now > batch.deadline:
+                self._replaying = None
+                self._commit_replayed(batch, batch.acked_prefix())
+                self._next_probe = now + _PROBE_INTERVAL_S  # the rest is sent again then
+                self._broker_down = True
+                if not batch.failed:
+                    self._restart_client("replayed records unacknowledged past their deadline")
+                return
+            else:
+                return
+        if self._broker_down:
+            if now < self._next_probe:
+                return
+            if not self._backend.reachable(timeout=0.5):
+                self._next_probe = time.monotonic() + _PROBE_INTERVAL_S
+                return
         records, position = self._spool.read(_REPLAY_BATCH)
         if not records or position is None:
             self._broker_down = False
             return
-        failures: list[Exception] = []
-
-        def replayed(err: Exception | None) -> None:
-            if err is not None:
-                failures.append(err)
-
-        for key, value in records:
+        batch = ReplayBatch(records, position, now + self._stuck_after)
+        for index, (key, value) in enumerate(records):
             try:
-                self._backend.produce(key, value, replayed)
+                self._backend.produce(key, value, functools.partial(batch.report, index))
             except (BufferError, BrokerUnreachableError) as exc:
-                failures.append(exc)
+                batch.truncate(index)  # the rest stays in the spool for the next batch
+                if isinstance(exc, BrokerUnreachableError):
+                    self._broker_down = True
+                    self._next_probe = now + _PROBE_INTERVAL_S
                 break
-        left = self._backend.flush(self.config.delivery_timeout_ms / 1000)
-        if failures or left:
-            self._next_probe = time.monotonic() + _PROBE_INTERVAL_S  # resent later: ids dedupe
+        if batch.records:
+            self._replaying = batch
+
+    def _commit_replayed(self, batch: ReplayBatch, n: int) -> None:
+        assert self._spool is not None
+        if n <= 0:
             return
-        self._spool.commit(position, records)
-        self._counters.add("sent", len(records))
-        self._broker_down = False
+        self._spool.commit(batch.position.after(n), batch.records[:n])
+        self._counters.add("sent", n)
 
     def _settle_leftovers(self) -> None:
         """At close: what the budget did not deliver goes to the spool, or is counted failed."""
@@ -409,9 +499,8 @@ class Tracker:
                     self._to_spool(*record)
                 elif record is not None:
                     self._counters.add("failed")
-        leftovers = list(self._in_flight.values())
-        self._in_flight.clear()
-        for key, value in leftovers:
+        leftovers, self._in_flight = list(self._in_flight.values()), {}
+        for key, value, _ in leftovers:
             if self._spool is not None:
                 self._to_spool(key, value)
             else:
@@ -433,10 +522,10 @@ def _close_at_exit(ref: weakref.ReferenceType[Tracker]) -> None:
         tracker.close()
 
 
-def _restart_in_child(ref: weakref.ReferenceType[Tracker]) -> None:
+def _forget_in_child(ref: weakref.ReferenceType[Tracker]) -> None:
     tracker = ref()
-    if tracker is not None and not tracker._closed:
-        tracker._restart()
+    if tracker is not None:
+        tracker._forget_parent()
 
 
 __all__ = ["Tracker"]

@@ -27,10 +27,15 @@ class Backend(Protocol):
         """Serve delivery callbacks for up to ``timeout`` seconds."""
 
     def reachable(self, timeout: float) -> bool:
-        """Whether a broker answers a metadata request within ``timeout`` seconds."""
+        """Whether a broker answers within ``timeout`` seconds (a probe, not a cache)."""
 
     def flush(self, timeout: float) -> int:
         """Wait until every queued record is delivered or failed; return how many remain."""
+
+    def restart(self) -> None:
+        """Give up on every record the client holds, at once, and carry on with a fresh
+        client. Each given-up record's callback may still come, with an error; the
+        tracker has already re-spooled it and ignores that."""
 
     def close(self, timeout: float) -> None:
         """Flush within ``timeout`` and release the client."""

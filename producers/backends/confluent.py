@@ -36,6 +36,7 @@ class ConfluentBackend:
             "logger": _log,
         }
         settings.update(config.client_config)
+        self._settings = settings
         self._producer = Producer(settings)
 
     def _client_error(self, error: KafkaError) -> None:
@@ -64,6 +65,11 @@ class ConfluentBackend:
 
     def flush(self, timeout: float) -> int:
         return int(self._producer.flush(timeout))
+
+    def restart(self) -> None:
+        old, self._producer = self._producer, Producer(self._settings)
+        old.purge(in_queue=True, in_flight=True, blocking=False)
+        old.flush(0)  # serves the purged records' callbacks (with _PURGE_* errors)
 
     def close(self, timeout: float) -> None:
         self._producer.flush(timeout)

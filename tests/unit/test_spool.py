@@ -101,3 +101,17 @@ def test_a_closed_empty_spool_leaves_no_folder(tmp_path: Path) -> None:
     _drain(spool)
     spool.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_prefix_of_a_read_can_be_committed_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "SEGMENT_BYTES", 256)  # the read spans segments
+    spool = Spool(tmp_path, max_bytes=10**6)
+    written = _fill(spool, 40)
+    records, position = spool.read(30)
+    assert position is not None
+    assert position.segment > 1
+    spool.commit(position.after(17), records[:17])  # only the first 17 were acknowledged
+    assert _drain(spool) == written[17:]
+    assert spool.pending_bytes == 0
