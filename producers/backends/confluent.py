@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from shopstream.producers.backends.base import ClientErrorCallback, DeliveryCallback
+from shopstream.producers.backends.client_log import ClientLog
 from shopstream.producers.config import TrackerConfig
 
 _log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ class ConfluentBackend:
             "message.timeout.ms": config.delivery_timeout_ms,
             "queue.buffering.max.messages": max(config.queue_size * 2, 10_000),
             "error_cb": self._client_error,
-            "logger": _log,
+            # librdkafka's own lines, an outage's repeats folded (see client_log).
+            "logger": ClientLog(_log),
         }
         settings.update(config.client_config)
         self._settings = settings
