@@ -1,16 +1,23 @@
 """Tracker configuration: pydantic-settings, ``SHOPSTREAM_TRACKER_`` environment prefix.
 
 Turned into client settings only at the backend boundary (producers/backends/).
+A ``SHOPSTREAM_TRACKER_*`` variable that names no setting is an error, with the nearest
+setting suggested: pydantic-settings would ignore it, and a misspelt ``SPOOL_DIR``
+would silently run without the spool.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SHOPSTREAM_TRACKER_"
 
 
 class QueueFullPolicy(StrEnum):
@@ -27,7 +34,7 @@ class QueueFullPolicy(StrEnum):
 class TrackerConfig(BaseSettings):
     """Everything a :class:`~shopstream.producers.Tracker` needs; every field has a default."""
 
-    model_config = SettingsConfigDict(env_prefix="SHOPSTREAM_TRACKER_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
@@ -80,5 +87,27 @@ class TrackerConfig(BaseSettings):
     def spooling(self) -> bool:
         return self.spool_dir is not None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data: Any) -> Any:
+        """A misspelt variable is an error, not a setting silently left at its default."""
+        unknown = unknown_variables(os.environ)
+        if unknown:
+            raise ValueError(f"unknown tracker settings in the environment: {'; '.join(unknown)}")
+        return data
 
-__all__ = ["QueueFullPolicy", "TrackerConfig"]
+
+def unknown_variables(environ: Any) -> list[str]:
+    """Each ``SHOPSTREAM_TRACKER_*`` name in ``environ`` that is no setting, with a suggestion."""
+    known = [name.upper() for name in TrackerConfig.model_fields]
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings matches names case-insensitively
+        if not upper.startswith(ENV_PREFIX) or upper[len(ENV_PREFIX) :] in known:
+            continue
+        close = difflib.get_close_matches(upper[len(ENV_PREFIX) :], known, n=1, cutoff=0.7)
+        found.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
+    return found
+
+
+__all__ = ["ENV_PREFIX", "QueueFullPolicy", "TrackerConfig", "unknown_variables"]
