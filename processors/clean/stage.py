@@ -109,7 +109,7 @@ class CleanStage:
                 source.partition,
                 source.offset,
             )
-            reason = Reason(path="", rule="internal_error", message=type(exc).__name__)
+            reason = Reason(path="$", rule="internal_error", message=type(exc).__name__)
             return self._reject(value or b"", source, now, (reason,))
 
     def _process(self, value: bytes, source: Source, now: dt.datetime) -> Outcome:

@@ -86,13 +86,8 @@ class FeatureEmitter(BaseSink):
         pending, self._pending = self._pending, {}
         for key, state in pending.items():
             record = buyer_features(state, self._settings)
-            as_of: dt.datetime = record["as_of"]
-            producer.produce(
-                topic=self._topic,
-                key=key,
-                value=self._codec.encode("buyer", record),
-                timestamp=_ms(as_of),
-            )
+            # Timestamped now (the producer's default), not as_of: see clean_app.py.
+            producer.produce(topic=self._topic, key=key, value=self._codec.encode("buyer", record))
         self._emitted.inc(len(pending))
         self._out.inc(len(pending))
 
@@ -142,7 +137,8 @@ def build_aggregate_runtime(
         if applied != Applied.COUNTED or updated is None:
             return None
         state.set(STATE_KEY, updated.to_json())
-        latency.observe(max(0.0, time.time() - timestamp / 1000))
+        event_time: dt.datetime = decoded.record["event_time"]
+        latency.observe(max(0.0, time.time() - event_time.timestamp()))
         return updated
 
     sdf = app.dataframe(clean)
@@ -150,7 +146,3 @@ def build_aggregate_runtime(
     sdf = sdf.filter(lambda value: value is not None)
     sdf.sink(emitter)
     return runtime
-
-
-def _ms(value: dt.datetime | int) -> int:
-    return value if isinstance(value, int) else int(value.timestamp() * 1000)

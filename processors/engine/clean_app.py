@@ -1,8 +1,7 @@
 """Stage 1 on the engine: raw topic -> clean topic or dead-letter topic, exactly once.
 
 Each raw message becomes exactly one output message, in the same Kafka transaction as
-the consumed offset: the clean event (keyed ``shop|buyer pseudonym``, timestamped with
-its event time) or the dead letter. The work per message is
+the consumed offset: the clean event (keyed ``shop|buyer pseudonym``) or the dead letter. The work per message is
 :meth:`CleanStage.process`; this module only wires it to Quix Streams.
 """
 
@@ -88,12 +87,9 @@ def build_clean_runtime(
 
     sdf = app.dataframe(raw)
     sdf = sdf.apply(process, metadata=True)
-    # A clean event carries its event time as the Kafka timestamp; a dead letter keeps the raw one.
-    sdf = sdf.set_timestamp(
-        lambda value, key, timestamp, headers: (
-            value.event_time_ms if isinstance(value, Cleaned) else timestamp
-        )
-    )
+    # Output messages keep the raw message's timestamp (ingestion time), not the event time:
+    # topic retention is by timestamp, and a backfill of old events must not be deleted
+    # from the clean topic as soon as it is written. The event time is in the record.
     sdf.to_topic(
         lambda value, key, timestamp, headers: clean if isinstance(value, Cleaned) else dlq,
         key=lambda value: value.key if isinstance(value, Cleaned) else None,

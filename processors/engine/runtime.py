@@ -33,7 +33,22 @@ def new_application(
     stateful: bool,
     on_processed: Callable[[str, int, int], None] | None = None,
 ) -> Application:
-    """A Quix ``Application`` with exactly-once processing, configured from ``settings``."""
+    """A Quix ``Application`` with exactly-once processing, configured from ``settings``.
+
+    Two timeouts decide how fast the pipeline recovers from a crashed instance, and Kafka's
+    defaults are made for batch clients: a dead member keeps its partitions for
+    ``session.timeout.ms`` (45 s) and its open transaction blocks read_committed readers
+    for ``transaction.timeout.ms`` (60 s). A stage commits every ``commit_interval_s``, so
+    both are lowered here (10 s and 15 s); ``consumer_config`` / ``producer_config``
+    override them. With ``instance_id`` a restarted instance fences its predecessor at once.
+    """
+    consumer_config: dict[str, Any] = {"session.timeout.ms": 10_000, "heartbeat.interval.ms": 2_000}
+    producer_config: dict[str, Any] = {"transaction.timeout.ms": 15_000}
+    if settings.instance_id:
+        consumer_config["group.instance.id"] = f"{group}-{settings.instance_id}"
+        producer_config["transactional.id"] = f"{group}-{settings.instance_id}"
+    consumer_config.update({**settings.kafka_config, **settings.consumer_config})
+    producer_config.update({**settings.kafka_config, **settings.producer_config})
     return Application(
         broker_address=settings.bootstrap_servers,
         consumer_group=group,
@@ -42,8 +57,8 @@ def new_application(
         processing_guarantee="exactly-once",
         state_dir=str(settings.state_dir),
         use_changelog_topics=stateful,
-        consumer_extra_config={**settings.kafka_config, **settings.consumer_config},
-        producer_extra_config={**settings.kafka_config, **settings.producer_config},
+        consumer_extra_config=consumer_config,
+        producer_extra_config=producer_config,
         # Logging is the command line's business (JSON logs); the engine only emits.
         loglevel=None,
         on_message_processed=on_processed,

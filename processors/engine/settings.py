@@ -56,6 +56,11 @@ class StageSettings(BaseSettings):
     lag_interval_s: float = Field(
         default=5.0, gt=0, description="Seconds between consumer-lag measurements."
     )
+    instance_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Stable name of this instance (e.g. a StatefulSet pod name). Set, it becomes the transactional id and the static group membership, so a restarted instance fences its crashed predecessor at once instead of waiting for timeouts. Never give two running instances the same id.",
+    )
     kafka_config: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="librdkafka settings every client of the stage gets (security.protocol, sasl.*, ssl.*).",
@@ -83,8 +88,10 @@ class CleanSettings(StageSettings):
     dlq_key: SecretStr = Field(
         description="Key that seals the original bytes in dead letters (AES-256-GCM); separate from the pseudonymisation key.",
     )
-    dlq_key_id: str = Field(
-        default="d1", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Id of the dead-letter key."
+    dlq_key_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="Id of the dead-letter key; default: derived from the key (dlq-<hash>), which `shopstream dlq inspect` uses to tell a wrong key from a damaged payload.",
     )
     district_allowlist: frozenset[str] = Field(
         default=frozenset(),

@@ -9,6 +9,7 @@ marked `integration` (deselect with `-m "not integration"`).
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from shopstream.deploy.kafka import LauncherSettings, LocalKafka, admin_client
+from shopstream.processors.deadletter import DeadLetterKey
+from tests.integration.pipeline import Pipeline, PipelineTopics
 
 _HERE = Path(__file__).parent
 
@@ -93,3 +96,36 @@ def _progress(config: pytest.Config) -> Callable[[str], None]:
             sys.stderr.write(f"\n[kafka] {message}\n")
 
     return say
+
+
+@pytest.fixture
+def pipeline(
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    name_factory: Callable[[str], str],
+    tmp_path: Path,
+) -> Iterator[Pipeline]:
+    """Fresh pipeline topics, groups and keys; stages started by the test, killed at the end."""
+    topics = PipelineTopics(
+        raw=topic_factory(partitions=3, stem="raw"),
+        clean=topic_factory(partitions=3, stem="clean"),
+        dlq=topic_factory(partitions=1, stem="dlq"),
+        features=topic_factory(partitions=3, config={"cleanup.policy": "compact"}, stem="features"),
+    )
+    pseudonym_key, dlq_key = secrets.token_urlsafe(32), DeadLetterKey.generate()
+    env = {
+        **topics.env(),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SHOPSTREAM_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SHOPSTREAM_CLEAN_GROUP": name_factory("clean"),
+        "SHOPSTREAM_AGGREGATE_GROUP": name_factory("aggregate"),
+        "SHOPSTREAM_PSEUDONYM_KEY": pseudonym_key,
+        "SHOPSTREAM_PSEUDONYM_KEY_ID": "itest",
+        "SHOPSTREAM_DLQ_KEY": dlq_key,
+        "SHOPSTREAM_COMMIT_INTERVAL_S": "0.5",
+    }
+    running = Pipeline(kafka_bootstrap, topics, env, tmp_path, pseudonym_key, dlq_key, [])
+    yield running
+    for process in running.processes:
+        if process.running:
+            process.kill()

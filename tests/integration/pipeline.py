@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from pydantic import SecretStr
+
+from shopstream.processors.engine.aggregate_app import features_codec
+from shopstream.processors.privacy import Pseudonymiser, PseudonymKeys, age_band, region_code
+from tests.oracle import expected_features
 
 SHOPSTREAM = str(Path(sys.executable).with_name("shopstream"))
 
@@ -142,18 +147,46 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 30) -> list[Messa
 
 
 def committed_lag(bootstrap: str, group: str, topic: str) -> int:
-    """Messages of ``topic`` not yet committed by ``group`` (markers included)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    """Messages ``group`` has still to process in ``topic``: committed data after its offsets.
+
+    Not ``end offset − committed offset``: a topic written in transactions ends with a
+    commit marker, which takes an offset but is no message, so that difference stays at
+    1 on an idle partition. This reads (read_committed) from each committed offset to the
+    end and counts the messages found.
+    """
+    probe = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        tps = [TopicPartition(topic, p) for p in partitions]
-        total = 0
-        for tp in consumer.committed(tps, timeout=10):
-            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            total += high - (tp.offset if tp.offset >= 0 else low)
-        return total
+        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+        start = []
+        ends = {}
+        for tp in probe.committed([TopicPartition(topic, p) for p in partitions], timeout=10):
+            low, high = probe.get_watermark_offsets(tp, timeout=10, cached=False)
+            begin = tp.offset if tp.offset >= 0 else low
+            if begin < high:
+                start.append(TopicPartition(topic, tp.partition, begin))
+                ends[tp.partition] = high
+        if not start:
+            return 0
+        probe.assign(start)
+        found = 0
+        deadline = time.monotonic() + 10
+        while ends and time.monotonic() < deadline:
+            msg = probe.poll(0.2)
+            if msg is not None and not msg.error():
+                found += 1
+            for tp in probe.position([TopicPartition(topic, p) for p in list(ends)]):
+                if tp.offset >= ends[tp.partition]:
+                    del ends[tp.partition]
+        return found + len(ends)  # a partition not read to its end counts as unprocessed
     finally:
-        consumer.close()
+        probe.close()
 
 
 def latest_by_key(messages: list[Message]) -> dict[bytes | None, Message]:
@@ -169,3 +202,96 @@ def run_simulator(bootstrap: str, topic: str, jsonl: Path, **options: Any) -> No
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
     subprocess.run(args, check=True, capture_output=True, timeout=600)
+
+
+def start_simulator(
+    bootstrap: str, topic: str, jsonl: Path, log_path: Path, **options: Any
+) -> subprocess.Popen[bytes]:
+    """The simulator as a background process (use ``rate=`` to spread it over time)."""
+    args = [SHOPSTREAM, "simulate", "--bootstrap-servers", bootstrap, "--topic", topic]
+    args += ["--jsonl", str(jsonl)]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+
+
+@dataclass
+class Pipeline:
+    bootstrap: str
+    topics: PipelineTopics
+    env: dict[str, str]
+    tmp: Path
+    pseudonym_key: str
+    dlq_key: str
+    processes: list[StageProcess]
+
+    def stage(self, name: str, *extra: str, instance: str = "a", **env: str) -> StageProcess:
+        state_dir = self.tmp / f"state-{name}-{instance}"
+        process = StageProcess(
+            name,
+            {**self.env, "SHOPSTREAM_STATE_DIR": str(state_dir), **env},
+            self.tmp / f"{name}-{instance}.log",
+            list(extra),
+        ).start()
+        self.processes.append(process)
+        return process
+
+    @property
+    def clean_group(self) -> str:
+        return self.env["SHOPSTREAM_CLEAN_GROUP"]
+
+    @property
+    def aggregate_group(self) -> str:
+        return self.env["SHOPSTREAM_AGGREGATE_GROUP"]
+
+    def drained(self, raw_count: int) -> bool:
+        """Every raw message processed by both stages (False while a coordinator is loading)."""
+        try:
+            return self._drained(raw_count)
+        except KafkaException:
+            return False
+
+    def _drained(self, raw_count: int) -> bool:
+        return (
+            committed_lag(self.bootstrap, self.clean_group, self.topics.raw) == 0
+            and committed_lag(self.bootstrap, self.aggregate_group, self.topics.clean) == 0
+            and message_count(self.bootstrap, self.topics.raw) >= raw_count
+        )
+
+
+def message_count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "counter"})
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        total = 0
+        for p in parts:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def oracle_features(pipeline: Pipeline, jsonl: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    pseudonymiser = Pseudonymiser(PseudonymKeys(SecretStr(pipeline.pseudonym_key), key_id="itest"))
+    return expected_features(
+        jsonl,
+        pseudonymise=pseudonymiser.identifier,
+        region=lambda province, district: region_code(province, district),
+        age_band=age_band,
+        pseudonym_key_id="itest",
+        feature_version=1,
+    )
+
+
+def topic_features(pipeline: Pipeline) -> dict[tuple[str, str], dict[str, Any]]:
+    codec = features_codec()
+    out = {}
+    for key, message in latest_by_key(
+        read_topic(pipeline.bootstrap, pipeline.topics.features)
+    ).items():
+        record = codec.decode(message.value).record
+        assert key == f"{record['shop_id']}|{record['buyer_pseudonym']}".encode()
+        out[(record["shop_id"], record["buyer_pseudonym"])] = record
+    return out

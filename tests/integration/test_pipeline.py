@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
 from pydantic import SecretStr
 
 from shopstream.processors.deadletter import DeadLetterKey, decode_dead_letter
-from shopstream.processors.engine.aggregate_app import features_codec
-from shopstream.processors.privacy import Pseudonymiser, PseudonymKeys, age_band, region_code
 from shopstream.schemas.codec import Codec
 from shopstream.schemas.pseudonymised import load_clean_contract
 from tests.integration.pipeline import (
-    PipelineTopics,
-    StageProcess,
+    Pipeline,
     committed_lag,
-    latest_by_key,
+    oracle_features,
     read_topic,
     run_simulator,
+    topic_features,
     wait_until,
 )
-from tests.oracle import compare_features, expected_counts, expected_features, read_lines
+from tests.oracle import compare_features, expected_counts, read_lines
 
 EXPECTED_RULES = {
     "random_bytes": "not_avro",
@@ -45,114 +38,6 @@ EXPECTED_RULES = {
     "ancient": "event_time_window",
     "inconsistent_total": "total_matches_items",
 }
-
-
-@dataclass
-class Pipeline:
-    bootstrap: str
-    topics: PipelineTopics
-    env: dict[str, str]
-    tmp: Path
-    pseudonym_key: str
-    dlq_key: str
-    processes: list[StageProcess]
-
-    def stage(self, name: str, *extra: str, instance: str = "a", **env: str) -> StageProcess:
-        state_dir = self.tmp / f"state-{name}-{instance}"
-        process = StageProcess(
-            name,
-            {**self.env, "SHOPSTREAM_STATE_DIR": str(state_dir), **env},
-            self.tmp / f"{name}-{instance}.log",
-            list(extra),
-        ).start()
-        self.processes.append(process)
-        return process
-
-    @property
-    def clean_group(self) -> str:
-        return self.env["SHOPSTREAM_CLEAN_GROUP"]
-
-    @property
-    def aggregate_group(self) -> str:
-        return self.env["SHOPSTREAM_AGGREGATE_GROUP"]
-
-    def drained(self, raw_count: int) -> bool:
-        return (
-            committed_lag(self.bootstrap, self.clean_group, self.topics.raw) == 0
-            and committed_lag(self.bootstrap, self.aggregate_group, self.topics.clean) == 0
-            and _count(self.bootstrap, self.topics.raw) >= raw_count
-        )
-
-
-def _count(bootstrap: str, topic: str) -> int:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "counter"})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        total = 0
-        for p in parts:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
-    finally:
-        consumer.close()
-
-
-@pytest.fixture
-def pipeline(
-    kafka_bootstrap: str,
-    topic_factory: Callable[..., str],
-    name_factory: Callable[[str], str],
-    tmp_path: Path,
-) -> Iterator[Pipeline]:
-    topics = PipelineTopics(
-        raw=topic_factory(partitions=3, stem="raw"),
-        clean=topic_factory(partitions=3, stem="clean"),
-        dlq=topic_factory(partitions=1, stem="dlq"),
-        features=topic_factory(partitions=3, config={"cleanup.policy": "compact"}, stem="features"),
-    )
-    pseudonym_key, dlq_key = secrets.token_urlsafe(32), DeadLetterKey.generate()
-    env = {
-        **topics.env(),
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SHOPSTREAM_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SHOPSTREAM_CLEAN_GROUP": name_factory("clean"),
-        "SHOPSTREAM_AGGREGATE_GROUP": name_factory("aggregate"),
-        "SHOPSTREAM_PSEUDONYM_KEY": pseudonym_key,
-        "SHOPSTREAM_PSEUDONYM_KEY_ID": "itest",
-        "SHOPSTREAM_DLQ_KEY": dlq_key,
-        "SHOPSTREAM_COMMIT_INTERVAL_S": "0.5",
-    }
-    running = Pipeline(kafka_bootstrap, topics, env, tmp_path, pseudonym_key, dlq_key, [])
-    yield running
-    for process in running.processes:
-        if process.running:
-            process.kill()
-
-
-def _oracle(pipeline: Pipeline, jsonl: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    pseudonymiser = Pseudonymiser(PseudonymKeys(SecretStr(pipeline.pseudonym_key), key_id="itest"))
-    return expected_features(
-        jsonl,
-        pseudonymise=pseudonymiser.identifier,
-        region=lambda province, district: region_code(province, district),
-        age_band=age_band,
-        pseudonym_key_id="itest",
-        feature_version=1,
-    )
-
-
-def _features(pipeline: Pipeline) -> dict[tuple[str, str], dict[str, Any]]:
-    codec = features_codec()
-    out = {}
-    for key, message in latest_by_key(
-        read_topic(pipeline.bootstrap, pipeline.topics.features)
-    ).items():
-        record = codec.decode(message.value).record
-        assert key == f"{record['shop_id']}|{record['buyer_pseudonym']}".encode()
-        out[(record["shop_id"], record["buyer_pseudonym"])] = record
-    return out
 
 
 def _personal_strings(jsonl: Path) -> set[str]:
@@ -222,8 +107,8 @@ def test_pipeline_equals_the_oracle_and_leaks_nothing(pipeline: Pipeline, tmp_pa
         assert letter.source_topic == pipeline.topics.raw
 
     # The aggregates equal the oracle, field by field.
-    expected = _oracle(pipeline, jsonl)
-    actual = _features(pipeline)
+    expected = oracle_features(pipeline, jsonl)
+    actual = topic_features(pipeline)
     differences = compare_features(expected, actual)
     assert differences == [], "\n".join(differences[:20])
 
