@@ -50,8 +50,9 @@ def test_kill_9_both_stages_repeatedly_mid_stream(pipeline: Pipeline, tmp_path: 
     for round_ in range(6):
         name = "clean" if round_ % 2 == 0 else "aggregate"
         # Kill while it processes: after it has joined and started, at a random moment.
+        stage, starts = stages[name], round_ // 2 + 1
         wait_until(
-            lambda: stages[name].log().count("started and is now processing") > round_ // 2,
+            lambda stage=stage, starts=starts: stage.log().count("now processing") >= starts,
             timeout=60, what=f"{name} to start processing",
         )  # fmt: skip
         time.sleep(rng.uniform(0.3, 2.0))
