@@ -31,9 +31,11 @@ from shopstream.producers.rejections import field_errors
 from shopstream.producers.replay import ReplayBatch
 from shopstream.producers.spool import Spool
 from shopstream.producers.stats import Counters, TrackerStats, register_metrics
+from shopstream.producers.validators import FieldsValidator, now_millis, validators
 from shopstream.schemas.codec import Codec
 from shopstream.schemas.errors import EncodeError
 from shopstream.schemas.models import (
+    EVENT_CLASSES,
     Event,
     ProductEvent,
     PurchaseEvent,
@@ -202,7 +204,14 @@ class Tracker:
     def _build(self, cls: type[Event], fields: dict[str, Any]) -> uuid.UUID | None:
         if self.config.shop_id is not None:
             fields.setdefault("shop_id", self.config.shop_id)
-        try:
+        fast = _fields_validators().get(cls)
+        record = fast.record(fields) if fast is not None else None
+        if record is not None:  # valid: queue the record itself, no model needed
+            if self._pid != os.getpid():
+                self._own_process()
+            event_id: uuid.UUID = record["event_id"]
+            return event_id if self._enqueue((cls.event_type, record), event_id) else None
+        try:  # refused by the fast path, or none for this type: the model decides and reports
             event = cls(**fields)
         except ValidationError as exc:
             self._rejected(cls.event_type, exc, [dict(e) for e in field_errors(exc)])
@@ -334,7 +343,12 @@ class Tracker:
         if name is None:
             key, value = payload
             return key, value
-        record = payload.to_avro()
+        if type(payload) is dict:  # from a helper: validated already, stamped now
+            record = payload
+            if "sent_time" not in record:
+                record["sent_time"] = now_millis()
+        else:
+            record = payload.to_avro()
         try:
             return partition_key(record), self._codec.encode(name, record)
         except EncodeError as exc:  # a model that validated always encodes; be safe anyway
@@ -514,6 +528,11 @@ class Tracker:
             callback(*args)
         except Exception:  # the shop's callback must not break the tracker
             _log.exception("tracker callback failed")
+
+
+@functools.cache
+def _fields_validators() -> dict[type[Event], FieldsValidator]:
+    return validators(EVENT_CLASSES.values())
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Tracker]) -> None:
