@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,6 +65,37 @@ def _bootstrap(option: str | None) -> str:
         raise typer.Exit(2) from exc
 
 
+def _run_stage(name: str, build: Callable[[], Any]) -> None:
+    """Build the stage (retrying a topic that Kafka has created but not yet shows) and run it.
+
+    A crash is logged as one JSON line with the exception's type, and the command exits 1:
+    an orchestrator restarts it, and the last committed transaction is where it resumes.
+    """
+    from quixstreams.models.topics.exceptions import TopicNotFoundError
+
+    for attempt in range(1, _BUILD_ATTEMPTS + 1):
+        try:
+            runtime = build()
+            break
+        except TopicNotFoundError:
+            # Quix creates the changelog topic, then reads it back; on a busy broker the
+            # metadata can lag the creation for a moment.
+            if attempt == _BUILD_ATTEMPTS:
+                raise
+            log.warning("stage %s: a topic is not visible yet; retrying (%d)", name, attempt)
+            time.sleep(attempt)
+    log.info("stage %s starting", name)
+    try:
+        runtime.run()
+    except Exception as exc:
+        log.critical("stage %s stopped on %s", name, type(exc).__name__, exc_info=True)
+        raise typer.Exit(1) from exc
+    log.info("stage %s stopped", name)
+
+
+_BUILD_ATTEMPTS = 5
+
+
 def _settings_error(exc: ValidationError) -> typer.Exit:
     for error in exc.errors():
         name = ".".join(str(p) for p in error["loc"])
@@ -101,15 +134,10 @@ def clean(
         raise _settings_error(exc) from None
     if create_topics:
         ensure_pipeline_topics(settings)
-    runtime = build_clean_runtime(settings)
     log.info(
-        "stage clean starting: %s -> %s | %s",
-        settings.raw_topic,
-        settings.clean_topic,
-        settings.dlq_topic,
+        "stage clean: %s -> %s | %s", settings.raw_topic, settings.clean_topic, settings.dlq_topic
     )
-    runtime.run()
-    log.info("stage clean stopped")
+    _run_stage("clean", lambda: build_clean_runtime(settings))
 
 
 @app.command()
@@ -143,10 +171,8 @@ def aggregate(
         raise _settings_error(exc) from None
     if create_topics:
         ensure_pipeline_topics(settings)
-    runtime = build_aggregate_runtime(settings)
-    log.info("stage aggregate starting: %s -> %s", settings.clean_topic, settings.features_topic)
-    runtime.run()
-    log.info("stage aggregate stopped")
+    log.info("stage aggregate: %s -> %s", settings.clean_topic, settings.features_topic)
+    _run_stage("aggregate", lambda: build_aggregate_runtime(settings))
 
 
 keys_app = typer.Typer(name="keys", help="Make the secrets the stages need.", no_args_is_help=True)

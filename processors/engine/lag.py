@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 log = logging.getLogger(__name__)
+
+_MARKER_SLACK = 32
+"""Below this many offsets of lag, count the messages instead (transaction markers)."""
 
 
 class LagMonitor:
@@ -58,6 +62,7 @@ class LagMonitor:
         partitions = [TopicPartition(self._topic, p) for p in sorted(topic.partitions)]
         committed = self._consumer.committed(partitions, timeout=5)
         lag = {}
+        near_end = []
         for tp in committed:
             low, high = self._consumer.get_watermark_offsets(
                 TopicPartition(self._topic, tp.partition), timeout=5, cached=False
@@ -65,9 +70,44 @@ class LagMonitor:
             # No commit yet: everything from the start of the log is still to do.
             done = tp.offset if tp.offset >= 0 else low
             lag[(self._topic, tp.partition)] = max(0, high - done)
+            if 0 < high - done <= _MARKER_SLACK:
+                near_end.append((TopicPartition(self._topic, tp.partition, done), high))
+        for (topic, partition), messages in self._count_messages(near_end).items():
+            lag[(topic, partition)] = messages
         with self._lock:
             self._lag = lag
         return lag
+
+    def _count_messages(
+        self, ranges: list[tuple[TopicPartition, int]]
+    ) -> dict[tuple[str, int], int]:
+        """Committed messages in [offset, end) of each partition, read with read_committed.
+
+        An input written in transactions (stage 1's output) ends each transaction with a
+        commit marker: it takes an offset but is no message, so ``end − committed`` stays
+        at 1 or more on an idle partition. Near the end, count what is really there.
+        """
+        if not ranges:
+            return {}
+        ends = {tp.partition: end for tp, end in ranges}
+        counts = dict.fromkeys(ends, 0)
+        self._consumer.assign([tp for tp, _ in ranges])
+        try:
+            deadline = time.monotonic() + 2.0
+            while ends and time.monotonic() < deadline:
+                msg = self._consumer.poll(0.1)
+                if msg is not None and msg.error() is None:
+                    counts[msg.partition()] += 1
+                positions = self._consumer.position(
+                    [TopicPartition(self._topic, p) for p in list(ends)]
+                )
+                for tp in positions:
+                    if tp.offset >= ends[tp.partition]:
+                        del ends[tp.partition]
+        finally:
+            self._consumer.unassign()
+        # A partition not read to its end in time keeps its plain estimate.
+        return {(self._topic, p): n for p, n in counts.items() if p not in ends}
 
     def start(self) -> LagMonitor:
         self._thread.start()
