@@ -186,3 +186,11 @@ def generate_keys() -> None:
 
     typer.echo(f"SHOPSTREAM_PSEUDONYM_KEY={PseudonymKeys.generate()}")
     typer.echo(f"SHOPSTREAM_DLQ_KEY={DeadLetterKey.generate()}")
+
+
+@app.command("settings")
+def print_settings() -> None:
+    """Print every stage setting as a Markdown table (the one in docs/processors.md)."""
+    from shopstream.processors.engine.settings import settings_table
+
+    typer.echo(settings_table(), nl=False)

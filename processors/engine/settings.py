@@ -117,3 +117,28 @@ class AggregateStageSettings(StageSettings):
     dedup_window_days: float = Field(
         default=7, gt=0, description="Event-time span of the per-buyer memory of event ids."
     )
+
+
+def settings_table() -> str:
+    """The stages' settings as a Markdown table (docs/processors.md embeds it; a test compares)."""
+    rows = ["| variable | stage | default | meaning |", "|---|---|---|---|"]
+    shared = StageSettings.model_fields
+    for stage, cls in (
+        ("both", StageSettings),
+        ("clean", CleanSettings),
+        ("aggregate", AggregateStageSettings),
+    ):
+        for name, field in cls.model_fields.items():
+            if cls is not StageSettings and name in shared:
+                continue
+            if field.is_required():
+                default = "required"
+            elif field.default_factory is not None:
+                default = "{}"
+            elif isinstance(field.default, frozenset):
+                default = "none" if not field.default else ", ".join(sorted(field.default))
+            else:
+                default = "none" if field.default is None else f"`{field.default}`"
+            meaning = (field.description or "").replace("|", "\\|")
+            rows.append(f"| `SHOPSTREAM_{name.upper()}` | {stage} | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"
