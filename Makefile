@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install kafka-jars test unit integration lint typecheck demo bench docs soak clean
+.PHONY: help install kafka-jars test unit integration lint typecheck demo bench docs soak clean chromium
 
 help:
 	@echo "make demo       start a local Kafka, send one event of each type, read them back, stop"
@@ -29,6 +29,11 @@ install: $(STAMP)
 kafka-jars: install
 	$(BIN)/shopstream kafka fetch
 
+# Debian's chromium renders the /status page in the browser test (headless; installed once, as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get -o DPkg::Lock::Timeout=600 update && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,10 +47,10 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: kafka-jars
+integration: kafka-jars chromium
 	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
 
-test: lint typecheck kafka-jars
+test: lint typecheck kafka-jars chromium
 	$(BIN)/pytest tests/unit tests/integration -q $(PYTEST_ARGS)
 
 demo: kafka-jars
