@@ -66,6 +66,7 @@ def build_clean_runtime(
     events_in = metrics.events_in
     latency = metrics.latency.labels(STAGE)
     redactions = metrics.redactions.labels(STAGE)
+    shop_events = metrics.shop_events
 
     def process(value: bytes | None, key: bytes | None, timestamp: int, headers: Any) -> Outcome:
         ctx = message_context()
@@ -73,6 +74,7 @@ def build_clean_runtime(
         events_in.labels(STAGE, outcome.event_type or "undecodable").inc()
         if isinstance(outcome, Cleaned):
             metrics.events_out.labels(STAGE, settings.clean_topic, outcome.event_type).inc()
+            shop_events.labels(STAGE, outcome.key.split(b"|", 1)[0].decode()).inc()
             latency.observe(max(0.0, time.time() - outcome.event_time_ms / 1000))
             if outcome.redactions:
                 redactions.inc(outcome.redactions)

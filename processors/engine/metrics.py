@@ -15,6 +15,7 @@ them, and a test compares them with a live scrape); change them only with those.
 ``shopstream_state_restoring_partitions``   gauge      partitions restoring their state now
 ``shopstream_buyers_emitted_total``         counter    aggregates written to the features topic
 ``shopstream_stage_ready``                  gauge      1 when the stage is assigned and processing
+``shopstream_shop_events_total``            counter    valid events, by ``stage``, ``shop`` (stage 1; tenants)
 ==========================================  =========  ==========================================
 """
 
@@ -66,6 +67,13 @@ class StageMetrics:
             "shopstream_processing_latency_seconds",
             "Event time to processed by this stage, seconds.",
             ["stage"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        # Per tenant, for the "a shop that normally sends went silent" alert. Shops are
+        # tenants, a bounded set; only events that passed validation count, so a made-up
+        # shop id in a broken message adds no series.
+        self.shop_events = Counter(
+            "shopstream_shop_events", "Valid events processed, by shop (tenant).",
+            ["stage", "shop"], registry=r,
         )  # fmt: skip
         self.ready = Gauge(
             "shopstream_stage_ready", "1 when the stage has partitions assigned and is processing.",
