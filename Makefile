@@ -34,6 +34,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get -o DPkg::Lock::Timeout=600 update && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium; }
 
+# Debian's Prometheus: promtool checks the alert rules, a real server scrapes the stages in the
+# integration test (installed once, as root; recommends such as node-exporter are left out).
+.PHONY: prometheus
+prometheus:
+	@{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || { \
+		apt-get -o DPkg::Lock::Timeout=600 update && DEBIAN_FRONTEND=noninteractive \
+		apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,10 +55,10 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: kafka-jars chromium
+integration: kafka-jars chromium prometheus
 	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
 
-test: lint typecheck kafka-jars chromium
+test: lint typecheck kafka-jars chromium prometheus
 	$(BIN)/pytest tests/unit tests/integration -q $(PYTEST_ARGS)
 
 demo: kafka-jars
