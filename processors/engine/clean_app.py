@@ -67,6 +67,9 @@ def build_clean_runtime(
     latency = metrics.latency.labels(STAGE)
     redactions = metrics.redactions.labels(STAGE)
     shop_events = metrics.shop_events
+    # Exported as 0 from the start: Prometheus sees a series born at 1 as no increase, and
+    # the first internal error must page (alert ShopstreamInternalErrors).
+    metrics.rejections.labels(STAGE, "internal_error")
 
     def process(value: bytes | None, key: bytes | None, timestamp: int, headers: Any) -> Outcome:
         ctx = message_context()
