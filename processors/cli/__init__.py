@@ -13,6 +13,7 @@ app = typer.Typer(
 
 from shopstream.processors.cli import bench as _bench  # noqa: E402
 from shopstream.processors.cli import dlq as _dlq  # noqa: E402
+from shopstream.processors.cli import features as _features  # noqa: E402
 from shopstream.processors.cli import kafka as _kafka  # noqa: E402
 from shopstream.processors.cli import process as _process  # noqa: E402
 from shopstream.processors.cli import schemas as _schemas  # noqa: E402
@@ -29,6 +30,7 @@ app.command("collector")(_collector)
 app.add_typer(_kafka.app, name="kafka")
 app.add_typer(_topics.app, name="topics")
 app.add_typer(_dlq.app, name="dlq")
+app.add_typer(_features.app, name="features")
 app.add_typer(_process.app, name="process")
 app.add_typer(_process.keys_app, name="keys")
 
