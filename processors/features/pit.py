@@ -43,17 +43,18 @@ def point_in_time(history: pa.Table, as_of: dt.datetime) -> pa.Table:
     valid = history.filter(pc.less_equal(history[EVENT_TIMESTAMP], as_of_scalar(as_of)))
     if valid.num_rows == 0:
         return valid
+    # Each buyer's rows, best first; nulls sort last, so a version without a created
+    # timestamp or offset loses its ties.
     order = [(name, "ascending") for name in KEY_COLUMNS]
-    order.append((EVENT_TIMESTAMP, "ascending"))
-    order += [(name, "ascending") for name in _TIE_BREAKERS if name in valid.column_names]
-    # Nulls first: a version without a created timestamp or offset loses its ties.
-    ranked = valid.take(pc.sort_indices(valid, sort_keys=order, null_placement="at_start"))
+    order.append((EVENT_TIMESTAMP, "descending"))
+    order += [(name, "descending") for name in _TIE_BREAKERS if name in valid.column_names]
+    ranked = valid.take(pc.sort_indices(valid, sort_keys=order))
     shop, buyer = ranked[KEY_COLUMNS[0]], ranked[KEY_COLUMNS[1]]
-    same_as_next = pc.and_(
-        pc.equal(shop[:-1], shop[1:]), pc.equal(buyer[:-1], buyer[1:])
+    same_as_previous = pc.and_(
+        pc.equal(shop[1:], shop[:-1]), pc.equal(buyer[1:], buyer[:-1])
     ).fill_null(False)
-    last_of_buyer = pa.chunked_array([*pc.invert(same_as_next).chunks, pa.array([True])])
-    return ranked.filter(last_of_buyer)
+    first_of_buyer = pa.chunked_array([pa.array([True]), *pc.invert(same_as_previous).chunks])
+    return ranked.filter(first_of_buyer)
 
 
 def as_of_scalar(as_of: dt.datetime) -> pa.TimestampScalar:
