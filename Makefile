@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help install kafka-jars test unit integration lint typecheck demo bench docs soak clean chromium
+.PHONY: help install kafka-jars postgres test unit integration lint typecheck demo bench docs soak clean chromium
 
 help:
 	@echo "make demo       start a local Kafka, send one event of each type, read them back, stop"
@@ -24,6 +24,13 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# Debian's PostgreSQL server programs for the sink tests, when missing (a fixture starts a
+# throwaway server with initdb + pg_ctl); nothing to do with SHOPSTREAM_TEST_POSTGRES_DSN set.
+postgres:
+	@[ -n "$$SHOPSTREAM_TEST_POSTGRES_DSN" ] || command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get -o DPkg::Lock::Timeout=600 update && DEBIAN_FRONTEND=noninteractive \
+		apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends postgresql; }
 
 # Apache Kafka's jars from Maven Central into ~/.cache/shopstream/kafka/<version>/ (once).
 kafka-jars: install
@@ -55,10 +62,10 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: kafka-jars chromium prometheus
+integration: kafka-jars chromium prometheus postgres
 	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
 
-test: lint typecheck kafka-jars chromium prometheus
+test: lint typecheck kafka-jars chromium prometheus postgres
 	$(BIN)/pytest tests/unit tests/integration -q $(PYTEST_ARGS)
 
 demo: kafka-jars

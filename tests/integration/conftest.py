@@ -129,3 +129,58 @@ def pipeline(
     for process in running.processes:
         if process.running:
             process.kill()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """DSN of a PostgreSQL server for the session (superuser, database ``postgres``).
+
+    SHOPSTREAM_TEST_POSTGRES_DSN names an existing server; otherwise one is started with
+    initdb + pg_ctl in a temporary directory on a free loopback port, and stopped after.
+    """
+    import os
+
+    from tests.integration.postgres_server import LocalPostgres
+
+    external = os.environ.get("SHOPSTREAM_TEST_POSTGRES_DSN")
+    if external:
+        yield external
+        return
+    server = LocalPostgres()
+    try:
+        server.start()
+        yield server.dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_database_factory(postgres_dsn: str, run_id: str) -> Iterator[Callable[[], str]]:
+    """Make fresh, empty databases on the session's server; dropped when the test ends.
+
+    `dsn = postgres_database_factory()`
+    """
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"test_{run_id}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return make_conninfo(postgres_dsn, dbname=name)
+
+    yield make
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        for name in created:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
