@@ -21,6 +21,7 @@ from shopstream.processors.engine.http import StageHTTPServer
 from shopstream.processors.engine.lag import LagMonitor
 from shopstream.processors.engine.metrics import LagCollector, RestoreCollector, StageMetrics
 from shopstream.processors.engine.settings import StageSettings
+from shopstream.processors.engine.status import status_routes
 from shopstream.processors.topics import PIPELINE_TOPICS, create_topics
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,12 @@ class StageRuntime:
                 ready=self._ready,
                 host=self.settings.metrics_host,
                 port=self.settings.metrics_port,
+                extra_routes=status_routes(
+                    self.metrics.registry,
+                    stage=self.metrics.stage,
+                    dlq_topic=self.settings.dlq_topic,
+                    ready=self._ready,
+                ),
             ).start()
             log.info(
                 "metrics and probes on http://%s:%d/metrics",
