@@ -17,6 +17,7 @@ from shopstream.processors.cli import features as _features  # noqa: E402
 from shopstream.processors.cli import kafka as _kafka  # noqa: E402
 from shopstream.processors.cli import process as _process  # noqa: E402
 from shopstream.processors.cli import schemas as _schemas  # noqa: E402
+from shopstream.processors.cli import status as _status  # noqa: E402
 from shopstream.processors.cli import topics as _topics  # noqa: E402
 from shopstream.processors.cli.demo import demo as _demo  # noqa: E402
 from shopstream.producers.collector.cli import collector as _collector  # noqa: E402
@@ -33,6 +34,7 @@ app.add_typer(_dlq.app, name="dlq")
 app.add_typer(_features.app, name="features")
 app.add_typer(_process.app, name="process")
 app.add_typer(_process.keys_app, name="keys")
+app.command("status")(_status.status)
 
 
 def main() -> None:
