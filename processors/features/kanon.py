@@ -121,12 +121,16 @@ def plan_suppression(
     dropped: set[BuyerRef] = set()
     changed = True
     while changed:
+        # Suppress until every known group is ≥ k (or empty), then look at the pools.
         changed = False
-        for (_, combination), buyers in members.items():
-            live = buyers - suppressed - dropped
-            if combination != UNKNOWN and 0 < len(live) < k:
-                suppressed |= live
-                changed = True
+        suppressing = True
+        while suppressing:
+            suppressing = False
+            for (_, combination), buyers in members.items():
+                live = buyers - suppressed - dropped
+                if combination != UNKNOWN and 0 < len(live) < k:
+                    suppressed |= live
+                    suppressing = True
         for pool in _unknown_pools(members, suppressed).values():
             live = pool - dropped
             if 0 < len(live) < k:
