@@ -4,6 +4,7 @@ exit without flush, fork, and a broker outage with and without the spool."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -100,6 +101,34 @@ def test_every_tracked_event_is_read_back_exactly_in_per_buyer_order(
     for events in order.values():
         times = [t for _, t in sorted(events)]
         assert times == sorted(times), "a buyer's events are out of order in their partition"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_helpers_deliver_the_records_the_models_would(
+    kafka_bootstrap: str, topic_factory: Callable[..., str], backend: str
+) -> None:
+    """The helpers validate and queue a record without building a model (the fast path)."""
+    topic = topic_factory(partitions=2, stem="helpers")
+    tracker = Tracker(
+        TrackerConfig(bootstrap_servers=kafka_bootstrap, topic=topic, backend=backend)
+    )
+    expected: dict[uuid.UUID, dict] = {}
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for name, event in example_events().items():
+        fields = event.model_dump(exclude={"sent_time"}) | {"event_id": uuid.uuid4()}
+        assert getattr(tracker, name)(**fields) == fields["event_id"]
+        expected[fields["event_id"]] = type(event)(**fields).to_avro()
+    assert tracker.flush(60) == 0
+    tracker.close()
+    assert tracker.stats().sent == len(expected)
+    found = consume_all(kafka_bootstrap, topic, len(expected))
+    assert len(found) == len(expected)
+    for _, _, record in found:
+        want = expected[record["event_id"]]
+        sent_time = record.pop("sent_time")
+        want.pop("sent_time")
+        assert record == want
+        assert sent_time >= before  # stamped when the sender encoded it
 
 
 def test_both_backends_put_a_buyer_in_the_same_partition(
@@ -258,8 +287,9 @@ def _outage_run(node: LocalKafka, tracker: Tracker, topic: str) -> tuple[set[uui
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_outage_with_spool_loses_nothing(
-    own_broker: LocalKafka, tmp_path: Path, backend: str
+    own_broker: LocalKafka, tmp_path: Path, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     topic = _outage_topic(own_broker, "outage.spool")
     config = TrackerConfig(
         bootstrap_servers=own_broker.bootstrap_servers, topic=topic, backend=backend,
@@ -279,9 +309,17 @@ def test_outage_with_spool_loses_nothing(
         r["event_id"]
         for _, _, r in consume_all(own_broker.bootstrap_servers, topic, len(ids), timeout=90)
     }
-    print(f"\n{backend} outage with spool: {stats}; slowest track() {slowest_us:.0f} µs")
+    ours = [r for r in caplog.records if r.name.startswith("shopstream.producers")]
+    loud = [r for r in ours if r.levelno >= logging.WARNING]
+    print(
+        f"\n{backend} outage with spool: {stats}; slowest track() {slowest_us:.0f} µs; "
+        f"log lines from the SDK: {len(ours)}, {len(loud)} at WARNING or above, "
+        f"{sum(r.levelno >= logging.ERROR for r in ours)} at ERROR"
+    )
     assert found == ids
     assert stats.spooled > 0
+    assert len(loud) <= 12, "an outage the spool absorbs must not flood the logs"
+    assert not [r for r in ours if r.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
