@@ -17,6 +17,7 @@ from shopstream.processors.cli import features as _features  # noqa: E402
 from shopstream.processors.cli import kafka as _kafka  # noqa: E402
 from shopstream.processors.cli import process as _process  # noqa: E402
 from shopstream.processors.cli import schemas as _schemas  # noqa: E402
+from shopstream.processors.cli import sink as _sink  # noqa: E402
 from shopstream.processors.cli import status as _status  # noqa: E402
 from shopstream.processors.cli import topics as _topics  # noqa: E402
 from shopstream.processors.cli.demo import demo as _demo  # noqa: E402
@@ -35,6 +36,7 @@ app.add_typer(_features.app, name="features")
 app.add_typer(_process.app, name="process")
 app.add_typer(_process.keys_app, name="keys")
 app.command("status")(_status.status)
+app.add_typer(_sink.app, name="sink")
 
 
 def main() -> None:
