@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help install kafka-jars postgres test unit integration lint typecheck demo bench docs soak clean chromium
 
 help:
-	@echo "make demo       start a local Kafka, send one event of each type, read them back, stop"
+	@echo "make demo       the whole pipeline on a throwaway local Kafka: simulator, both stages, a summary"
 	@echo "make test       lint, type-check, and the whole test suite against a real broker"
 	@echo "make unit       unit tests only (no broker)"
 	@echo "make bench      benchmarks, JSON in build/bench/"
@@ -77,6 +77,7 @@ bench: kafka-jars
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/shopstream bench codec --json build/bench/codec.json
 	$(BIN)/shopstream bench producer --json build/bench/producer.json
+	$(BIN)/shopstream bench pipeline --json build/bench/pipeline.json
 
 docs: install
 	$(BIN)/shopstream schemas docs
