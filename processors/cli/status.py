@@ -204,6 +204,13 @@ def _duration(seconds: Any) -> str:
     return f"{s / 3600:.1f} h" if s < 86400 else f"{s / 86400:.1f} d"
 
 
+def _latency(latency: dict[str, Any], quantile: str) -> str:
+    """A quantile from the +Inf bucket is only known to be beyond the highest bound."""
+    value, top = latency.get(quantile), latency.get("top_bound")
+    beyond = value is not None and top is not None and value >= top
+    return ("≥ " if beyond else "") + _duration(value)
+
+
 def render(snapshot: Snapshot, *, now: float | None = None) -> Group:
     """The snapshot as rich tables: stages, rates by type, lag, dead letters, spool."""
     stamp = time.strftime("%H:%M:%S", time.localtime(now if now is not None else time.time()))
@@ -255,8 +262,8 @@ def _stages_table(snapshot: Snapshot, title: str) -> Table:
             f"{doc['events_in']['total']} ({_rate(doc['events_in']['rate'])})",
             f"{doc['events_out']['total']} ({_rate(doc['events_out']['rate'])})",
             f"{doc['dead_letters']['total']} ({_rate(doc['dead_letters']['rate'])})",
-            _duration(latency.get("p50")),
-            _duration(latency.get("p99")),
+            _latency(latency, "p50"),
+            _latency(latency, "p99"),
             str(doc["lag"]["total"]),
             str(doc["restore"]["restoring_partitions"]),
             snapshot.urls.get(name, ""),

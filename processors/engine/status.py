@@ -225,6 +225,7 @@ class StatusBoard:
             },
             "latency": {
                 "count": int(newest.latency[-1][1]) if newest.latency else 0,
+                "top_bound": _top_bound(newest.latency),
                 "p50": histogram_quantile(0.5, newest.latency),
                 "p99": histogram_quantile(0.99, newest.latency),
                 "window": {
@@ -296,6 +297,12 @@ class StatusBoard:
             "p50": histogram_quantile(0.5, window),
             "p99": histogram_quantile(0.99, window),
         }
+
+
+def _top_bound(buckets: tuple[Bucket, ...]) -> float | None:
+    """The highest finite bucket bound: a quantile there means "at least this"."""
+    finite = [le for le, _ in buckets if not math.isinf(le)]
+    return max(finite) if finite else None
 
 
 def _rate(count: float, seconds: float) -> float:

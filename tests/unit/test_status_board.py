@@ -126,6 +126,7 @@ def test_latency_quantiles_overall_and_in_the_window(metrics: StageMetrics) -> N
         latency.observe(0.04)  # between 0.025 and 0.05
     doc = board.snapshot()["latency"]
     assert doc["count"] == 200
+    assert doc["top_bound"] == 86400  # a quantile there only says "at least a day"
     assert doc["p99"] == pytest.approx(10 + 20 * (198 - 100) / 100)
     assert doc["window"]["count"] == 100
     assert doc["window"]["p50"] == pytest.approx(0.025 + 0.025 * 50 / 100)
