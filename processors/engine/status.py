@@ -23,6 +23,22 @@ from prometheus_client import CollectorRegistry
 
 from shopstream.processors.engine.http import Probe
 
+METRIC_NAMES = frozenset(
+    {
+        "shopstream_events_in_total",
+        "shopstream_events_out_total",
+        "shopstream_rejections_total",
+        "shopstream_redactions_total",
+        "shopstream_duplicates_total",
+        "shopstream_buyers_emitted_total",
+        "shopstream_processing_latency_seconds_bucket",
+        "shopstream_consumer_lag",
+        "shopstream_state_restore_remaining",
+        "shopstream_stage_ready",
+    }
+)
+"""The samples the status page reads (a test compares them with a live /metrics)."""
+
 Route = Callable[[], tuple[int, str, bytes]]
 Bucket = tuple[float, float]
 """(upper bound ``le``, cumulative count) of one histogram bucket."""

@@ -12,7 +12,13 @@ import pytest
 
 from shopstream.processors.engine.http import StageHTTPServer
 from shopstream.processors.engine.metrics import LagCollector, RestoreCollector, StageMetrics
-from shopstream.processors.engine.status import StatusBoard, histogram_quantile, status_page
+from shopstream.processors.engine.status import (
+    METRIC_NAMES,
+    StatusBoard,
+    histogram_quantile,
+    read_registry,
+    status_page,
+)
 
 INF = math.inf
 
@@ -207,3 +213,24 @@ def test_page_is_self_contained_and_labelled() -> None:
     assert 'fetch("status.json"' in page
     for label in ("Events in", "Events out", "Dead letters", "Consumer lag", "Latency", "State restore", "Readiness"):  # fmt: skip
         assert label in page
+
+
+def test_every_metric_the_page_reads_is_exported(metrics: StageMetrics) -> None:
+    metrics.registry.register(LagCollector("clean", lambda: {("raw", 0): 1}))
+    metrics.registry.register(RestoreCollector(lambda: {0: 1}))
+    for counter in (metrics.events_in, metrics.rejections):
+        counter.labels("clean", "x").inc()
+    metrics.events_out.labels("clean", "t", "x").inc()
+    for counter in (metrics.redactions, metrics.duplicates, metrics.buyers_emitted):
+        counter.labels("clean").inc()
+    metrics.latency.labels("clean").observe(1)
+    exported = {s.name for family in metrics.registry.collect() for s in family.samples}
+    assert exported >= METRIC_NAMES
+    # and read_registry reads nothing else: each name moves a field of the reading
+    reading = read_registry(metrics.registry, at=0, wall=0)
+    assert all(
+        [reading.events_in, reading.events_out, reading.rejections, reading.lag, reading.restore]
+    )
+    assert reading.latency
+    assert reading.ready == 0
+    assert reading.redactions == reading.duplicates == reading.buyers_emitted == 1
