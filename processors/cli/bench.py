@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -103,6 +104,71 @@ def producer(
         "wire bytes: ours = librdkafka tx_bytes (Kafka requests, zstd batches); "
         "peers = HTTP requests as received (headers + body, gzip only where the SDK sends gzip)"
     )
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+        typer.echo(f"wrote {json_path}", err=True)
+
+
+@app.command("pipeline")
+def pipeline(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results to this JSON file.")
+    ] = None,
+    events: Annotated[
+        int, typer.Option(help="Simulated events produced to the raw topic.")
+    ] = 50_000,
+    buyers: Annotated[int, typer.Option(help="Simulated buyers (members).")] = 2_000,
+    bad_fraction: Annotated[float, typer.Option(help="Share of bad events.")] = 0.02,
+    rounds: Annotated[
+        int,
+        typer.Option(help="Rounds of limit, stage 1, stage 2 in turn; the median is reported."),
+    ] = 3,
+    latency_seconds: Annotated[
+        float, typer.Option(help="Seconds of the steady-rate latency run (after a warm-up).")
+    ] = 30.0,
+    latency_rate: Annotated[float, typer.Option(help="Events/s of the latency run.")] = 2_000.0,
+    latency_warmup: Annotated[
+        float, typer.Option(help="Seconds at the steady rate before latencies count.")
+    ] = 3.0,
+    commit_interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between the stages' commits; default: the stages' default."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator.")] = 7,
+) -> None:
+    """Events/s of stage 1, stage 2 and both together, beside the machine's limit (a bare
+    confluent-kafka loop that decodes and re-encodes, not exactly-once), the limit and the
+    stages taking turns over the rounds; p50/p99 end-to-end latency at a steady rate;
+    state bytes per buyer.
+
+    Starts a throwaway local broker unless KAFKA_BOOTSTRAP_SERVERS is set (then it keeps
+    to bench-<id>.* topics and deletes them afterwards). See docs/benchmarks.md.
+    """
+    from shopstream.processors.benchmarks import pipeline as bench
+
+    parameters = bench.Parameters(
+        events=events,
+        buyers=buyers,
+        bad_fraction=bad_fraction,
+        seed=seed,
+        rounds=rounds,
+        latency_seconds=latency_seconds,
+        latency_rate=latency_rate,
+        latency_warmup_s=latency_warmup,
+        commit_interval_s=commit_interval,
+    )
+    started = time.monotonic()
+    try:
+        results = bench.run(
+            parameters,
+            progress=lambda m: typer.echo(f"[{time.monotonic() - started:5.0f} s] {m}", err=True),
+        )
+    except bench.BenchmarkError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for line in bench.table(results):
+        typer.echo(line)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
