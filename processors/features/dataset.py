@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -74,7 +75,7 @@ def read_files(
 
 
 def _shop_dir(shop: str | None) -> str:
-    return "shop_id=*" if shop is None else f"shop_id={shop}"
+    return "shop_id=*" if shop is None else f"shop_id={quote(shop, safe='')}"
 
 
 def _files(base: Path, *patterns: str) -> list[Path]:

@@ -22,6 +22,8 @@ import pytest
 
 from shopstream.processors.features.dataset import ParquetDataset, read_files
 from shopstream.processors.features.errors import DatasetError
+from shopstream.processors.sinks.parquet.arrow import arrow_schema
+from shopstream.processors.sinks.parquet.writer import FEATURE_TIME_COLUMNS, KAFKA_COLUMNS
 from shopstream.schemas.contract import schemas_root
 
 TS = pa.timestamp("ms", tz="UTC")
@@ -34,62 +36,17 @@ def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-def arrow_type(avro: Any) -> pa.DataType:
-    if isinstance(avro, list):
-        (branch,) = [b for b in avro if b != "null"]
-        return arrow_type(branch)
-    if isinstance(avro, str):
-        scalars = {
-            "string": pa.string(),
-            "int": pa.int32(),
-            "long": pa.int64(),
-            "double": pa.float64(),
-            "float": pa.float32(),
-            "boolean": pa.bool_(),
-        }
-        return scalars[avro]
-    logical = avro.get("logicalType")
-    if logical == "timestamp-millis":
-        return TS
-    if logical == "date":
-        return pa.date32()
-    kind = avro["type"]
-    if kind == "array":
-        return pa.list_(arrow_type(avro["items"]))
-    if kind == "enum":
-        return pa.string()
-    if kind == "record":
-        return pa.struct([_field(f) for f in avro["fields"]])
-    return arrow_type(kind)
-
-
-def _field(fdef: Mapping[str, Any]) -> pa.Field:
-    nullable = isinstance(fdef["type"], list) and "null" in fdef["type"]
-    return pa.field(fdef["name"], arrow_type(fdef["type"]), nullable=nullable)
-
-
 def _avsc(*parts: str) -> dict[str, Any]:
     return json.loads((schemas_root().joinpath(*parts) / "v1.avsc").read_text("utf-8"))
 
 
 FEATURES_AVSC = _avsc("features", "buyer")
-KAFKA_FIELDS = [
-    pa.field("kafka_partition", pa.int32(), False),
-    pa.field("kafka_offset", pa.int64(), False),
-]
-HISTORY_SCHEMA = pa.schema(
-    [
-        *(_field(f) for f in FEATURES_AVSC["fields"]),
-        pa.field("event_timestamp", TS, False),
-        pa.field("created_timestamp", TS, False),
-        *KAFKA_FIELDS,
-    ]
-)
+# The sink's own Arrow mapping and extra columns, so these files are the sink's files.
+HISTORY_SCHEMA = pa.schema([*arrow_schema(FEATURES_AVSC), *FEATURE_TIME_COLUMNS, *KAFKA_COLUMNS])
 
 
 def clean_schema(event_type: str) -> pa.Schema:
-    fields = [_field(f) for f in _avsc("clean", event_type)["fields"]]
-    return pa.schema([*fields, *KAFKA_FIELDS])
+    return pa.schema([*arrow_schema(_avsc("clean", event_type)), *KAFKA_COLUMNS])
 
 
 def features_record(
@@ -104,16 +61,16 @@ def features_record(
 ) -> dict[str, Any]:
     """One history row: every features field (zeros, nulls) with ``values`` over them."""
     row: dict[str, Any] = {}
-    for fdef in FEATURES_AVSC["fields"]:
-        kind = arrow_type(fdef["type"])
-        if isinstance(fdef["type"], list):
-            row[fdef["name"]] = None
+    for field in HISTORY_SCHEMA:
+        kind = field.type
+        if field.nullable:
+            row[field.name] = None
         elif pa.types.is_list(kind):
-            row[fdef["name"]] = []
+            row[field.name] = []
         elif pa.types.is_string(kind):
-            row[fdef["name"]] = ""
+            row[field.name] = ""
         else:
-            row[fdef["name"]] = 0
+            row[field.name] = 0
     row.update(
         shop_id=shop,
         buyer_pseudonym=buyer,
