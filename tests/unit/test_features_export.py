@@ -328,3 +328,30 @@ def test_tie_breakers_the_table_lacks_are_skipped_and_null_ones_lose() -> None:
     assert picked(point_in_time(tied, t))[("s", A)] == 1  # offset 5 beats a null offset
     with pytest.raises(ValueError, match="event_timestamp"):
         point_in_time(bare.drop_columns(["event_timestamp"]), t)
+
+
+def test_duckdb_reading_the_sinks_files_picks_the_same_versions(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    rows = shop_history()
+    rows.append(
+        features_record(
+            "shop-a",
+            f"{2:064x}",
+            utc("2026-03-20T10:00"),
+            created=utc("2026-03-20T12:00"),
+            orders=7,
+            offset=2,
+        )
+    )
+    write_history(tmp_path, rows)
+    as_of = parse_as_of("2026-03-20")
+    glob = str(tmp_path / "features" / "history" / "*" / "*.parquet")
+    query = f"""
+        SELECT shop_id, buyer_pseudonym, orders FROM read_parquet('{glob}', hive_partitioning = false)
+        WHERE event_timestamp <= TIMESTAMPTZ '{as_of.isoformat()}'
+        QUALIFY row_number() OVER (PARTITION BY shop_id, buyer_pseudonym
+            ORDER BY event_timestamp DESC, created_timestamp DESC, kafka_offset DESC) = 1
+    """  # noqa: S608 (a test's own path)
+    by_duckdb = {(s, b): o for s, b, o in duckdb.sql(query).fetchall()}
+    assert by_duckdb == picked(point_in_time(table(rows), as_of))
+    assert by_duckdb[("shop-a", f"{2:064x}")] == 7
