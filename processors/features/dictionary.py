@@ -65,7 +65,7 @@ def _table(title: str, schema: EventSchema) -> str:
     ]
     for spec in schema.fields:
         lines.append(
-            f"| `{spec.path}` | {_package_type(spec)} | {_format(spec)} | {_range(spec)} "
+            f"| `{spec.path}` | {_package_type(spec)} | {_package_format(spec)} | {_range(spec)} "
             f"| {_LABELS.get(spec.pii, spec.pii)} | {_cell(spec.doc)} |"
         )
     return "\n".join(lines)
@@ -81,6 +81,12 @@ def _package_type(spec: FieldSpec) -> str:
     elif spec.name in QUASI_IDENTIFIERS:
         text += " (also null where k-anonymity suppressed it)"
     return text
+
+
+def _package_format(spec: FieldSpec) -> str:
+    if spec.logical_type in _TIMESTAMPS:
+        return "calendar date, UTC (truncated in this data set)"
+    return _format(spec)
 
 
 def _demoted(markdown: str) -> str:

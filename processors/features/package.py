@@ -213,8 +213,11 @@ def render_report(report: Mapping[str, Any]) -> str:
         cells = [g["shop_id"], g["pseudonym_key_id"], g["age_band"], g["gender"], g["region"]]
         text = " | ".join("null" if c is None else f"`{c}`" for c in cells)
         lines.append(f"| {text} | {g['buyers']} |")
+    lines.append("\n## Groups removed (smaller than k, or emptied by suppression)\n")
+    if not removed:
+        lines.append("None.")
+        return "\n".join(lines) + "\n"
     lines += [
-        "\n## Groups removed (smaller than k, or emptied by suppression)\n",
         "Their values are not given: only how many groups of each size were removed.\n",
         "| shop | key id | group size | groups |",
         "|---|---|---|---|",

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from shopstream.processors.cli import app
 from shopstream.processors.cli.features import DEFAULT_K as CLI_DEFAULT_K
 from shopstream.processors.features import PackageError, build_package
-from shopstream.processors.features.package import DEFAULT_K
+from shopstream.processors.features.kanon import plan_suppression
+from shopstream.processors.features.package import DEFAULT_K, render_report
 from shopstream.schemas.pseudonymised import load_clean_contract
 from tests.unit.test_features_layout import (
     features_record,
@@ -276,3 +277,10 @@ def test_the_cli_writes_the_package_and_reports(dataset: Path, tmp_path: Path) -
     )
     assert nothing.exit_code == 1
     assert "no events and no features" in nothing.output
+
+
+def test_a_report_with_nothing_removed_says_so() -> None:
+    members = [(("shop-a", "k1", f"b{i}"), ("30-39", "F", "KR-11")) for i in range(3)]
+    text = render_report(plan_suppression(members, k=3).report())
+    assert text.endswith("## Groups removed (smaller than k, or emptied by suppression)\n\nNone.\n")
+    assert "| `shop-a` | `k1` | `30-39` | `F` | `KR-11` | 3 |" in text
