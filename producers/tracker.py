@@ -51,6 +51,8 @@ DropCallback = Callable[[uuid.UUID | None, str], None]
 DeliveryReport = Callable[[Exception | None], None]
 
 _STOP = object()
+_ABORT_GRACE_S = 2.0
+"""How long close() waits, after its budget, for the sender to put down the event in hand."""
 _REPLAY_BATCH = 1000
 _PROBE_INTERVAL_S = 1.0
 _WATCH_INTERVAL_S = 0.5
@@ -162,6 +164,12 @@ class Tracker:
         deadline = time.monotonic() + budget
         self._queue.put(_STOP)
         self._sender.join(budget)
+        if self._sender.is_alive():
+            # Out of time: stop the sender between two events, then settle the rest here.
+            self._abort.set()
+            self._sender.join(_ABORT_GRACE_S)
+            if self._sender.is_alive():
+                _log.warning("tracker sender did not stop within %.0f s", _ABORT_GRACE_S)
         remaining = max(0.0, deadline - time.monotonic())
         if self._in_flight or self._replaying is not None:
             self._backend.flush(remaining)
@@ -275,6 +283,9 @@ class Tracker:
         self._in_flight: dict[int, tuple[bytes, bytes, float]] = {}
         self._seq = itertools.count()
         self._broker_down = False
+        # Set by close() when its budget is spent: the sender stops taking events, so that
+        # close() settles every event itself and none is left in the sender's hands.
+        self._abort = threading.Event()
         self._next_probe = 0.0
         self._next_watch = 0.0
         self._replaying = None
@@ -306,7 +317,7 @@ class Tracker:
             self._broker_down = True  # new events go to the spool until a probe succeeds
 
     def _run(self) -> None:
-        while True:
+        while not self._abort.is_set():
             try:
                 item = self._queue.get(timeout=0.05)
             except queue.Empty:
@@ -328,7 +339,7 @@ class Tracker:
                 self._replay(now)
 
     def _drain(self) -> None:
-        while True:
+        while not self._abort.is_set():
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -374,6 +385,8 @@ class Tracker:
                 self._backend.produce(key, value, report)
                 return
             except BufferError:
+                if self._abort.is_set():  # close() is out of time: it settles this in-flight one
+                    return
                 self._backend.poll(0.05)  # the client's own buffer is full: let it drain
             except BrokerUnreachableError:
                 self._in_flight.pop(seq, None)
