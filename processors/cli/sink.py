@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -86,7 +87,7 @@ def settings_error(exc: ValidationError) -> typer.Exit:
     return typer.Exit(2)
 
 
-def stop_on_signals(stop: Any) -> None:
+def stop_on_signals(stop: Callable[[], None]) -> None:
     """SIGTERM and SIGINT ask the runner to flush what it holds and return."""
 
     def handle(signum: int, frame: FrameType | None) -> None:

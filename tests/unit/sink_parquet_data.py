@@ -131,7 +131,7 @@ def feed(writer: ParquetWriter, topics: Mapping[str, Topic], size: int) -> int:
 def writer_factory(out: Path, **options: Any) -> Callable[..., ParquetWriter]:
     def make(**more: Any) -> ParquetWriter:
         return ParquetWriter(
-            out, clean_topic=CLEAN, features_topic=FEATURES, fsync=False, **{**options, **more}
+            out, clean_topic=CLEAN, features_topic=FEATURES, **{"fsync": False, **options, **more}
         )
 
     return make

@@ -289,3 +289,28 @@ def test_duckdb_and_pyarrow_read_both_datasets(tmp_path: Path) -> None:
     table = read_dataset(tmp_path / "events")
     visits = table.filter(pc.field("event_type") == "visit")
     assert visits.num_rows == sum(1 for p in clean.values() for r in p if r.event.name == "visit")
+
+
+def test_pandas_reads_as_docs_sinks_md_says(tmp_path: Path) -> None:
+    import pyarrow.dataset as ds
+
+    pd = pytest.importorskip("pandas")
+
+    clean, features = clean_topic(count=100), features_topic()
+    writer = writer_factory(tmp_path)()
+    feed(writer, {CLEAN: clean, FEATURES: features}, 20)
+    writer.close()
+    hive = ds.partitioning(flavor="hive")
+    latest = pd.read_parquet(tmp_path / "features" / "latest", partitioning=hive)
+    assert len(latest) == len(newest(features))
+    files = sorted(str(p) for p in tmp_path.glob("events/*/*/event_type=visit/*.parquet"))
+    visits = (
+        ds.dataset(
+            files, format="parquet", partitioning=hive, partition_base_dir=str(tmp_path / "events")
+        )
+        .to_table()
+        .to_pandas()
+    )
+    assert "dwell_ms" in visits.columns
+    assert set(visits["event_type"]) == {"visit"}
+    assert len(visits) == sum(1 for p in clean.values() for r in p if r.event.name == "visit")

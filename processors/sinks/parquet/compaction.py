@@ -22,19 +22,23 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from shopstream.processors.sinks.parquet.files import fsync_dir, remove, write_json, write_parquet
+from shopstream.processors.sinks.parquet.files import (
+    Step,
+    fsync_dir,
+    remove,
+    write_json,
+    write_parquet,
+)
 from shopstream.processors.sinks.parquet.layout import OffsetRange, is_tmp
 
 log = logging.getLogger(__name__)
-
-Step = Callable[[str, Path], None]
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from shopstream.processors.sinks.parquet.files import fsync_dir, write_parquet
+from shopstream.processors.sinks.parquet.files import Step, fsync_dir, write_parquet
 from shopstream.processors.sinks.parquet.layout import (
     FEATURES,
     HISTORY,
@@ -42,8 +42,6 @@ NEWEST_FIRST = [
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[str, Path], None]
-
 
 def newest_per_buyer(table: pa.Table) -> pa.Table:
     """One row per buyer_pseudonym, the newest; sorted by buyer_pseudonym."""
@@ -60,14 +58,13 @@ def covers_key(topic: str, partition: int) -> str:
     return f"{topic}+{partition}"
 
 
-def read_snapshot(path: Path) -> tuple[pa.Table | None, dict[str, int]]:
-    """The snapshot at ``path`` and its covered progress; (None, {}) if there is none."""
+def read_covers(path: Path) -> dict[str, int]:
+    """The progress the snapshot at ``path`` reflects ({} if there is no snapshot)."""
     if not path.exists():
-        return None, {}
-    table = pq.read_table(path)
-    metadata = table.schema.metadata or {}
+        return {}
+    metadata = pq.read_schema(path).metadata or {}
     covers = json.loads(metadata.get(COVERS_KEY, b"{}"))
-    return table.replace_schema_metadata(None), {str(k): int(v) for k, v in covers.items()}
+    return {str(k): int(v) for k, v in covers.items()}
 
 
 class LatestSnapshots:
@@ -116,7 +113,7 @@ class LatestSnapshots:
             shop_id = shop_of(directory)
             if shop_id is None:
                 continue
-            _, covered = read_snapshot(self._out / latest_path(shop_id))
+            covered = read_covers(self._out / latest_path(shop_id))
             missing = []
             for path, found in sorted(data_files(directory), key=lambda x: x[1]):
                 since = covered.get(covers_key(found.topic, found.partition), 0)
@@ -130,7 +127,7 @@ class LatestSnapshots:
 
     def _merge(self, shop_id: str, tables: list[pa.Table], covers: Mapping[str, int]) -> None:
         path = self._out / latest_path(shop_id)
-        old, _ = read_snapshot(path)
+        old = pq.read_table(path).replace_schema_metadata(None) if path.exists() else None
         parts = ([old] if old is not None else []) + [t for t in tables if t.num_rows]
         if not parts:
             return

@@ -10,7 +10,6 @@ two, and the greater wins).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,14 +93,6 @@ class ManifestStore:
     def next_offset(self, topic: str, partition: int) -> int | None:
         found = self._current.get((topic, partition))
         return None if found is None else found.last + 1
-
-    def read(self, topic: str, partition: int) -> Manifest | None:
-        """The newest manifest of a partition."""
-        found = self._current.get((topic, partition))
-        if found is None:
-            return None
-        text = (self.folder / found.manifest_name).read_text("utf-8")
-        return Manifest.from_json(json.loads(text))
 
     def record(self, manifest: Manifest) -> None:
         """Write ``manifest`` (the batch is landed from here on), then drop the one it supersedes."""

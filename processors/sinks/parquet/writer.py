@@ -24,13 +24,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow as pa
 
 from shopstream.processors.sinks.base import Batch, SinkRecord
 from shopstream.processors.sinks.parquet.arrow import RecordColumns
 from shopstream.processors.sinks.parquet.compaction import Compactor
-from shopstream.processors.sinks.parquet.errors import DatasetLockedError, OffsetsWentBackError
-from shopstream.processors.sinks.parquet.files import fsync_dir, write_parquet
+from shopstream.processors.sinks.parquet.errors import (
+    DatasetLockedError,
+    OffsetsWentBackError,
+    ParquetSinkError,
+)
+from shopstream.processors.sinks.parquet.files import Step, fsync_dir, no_step, write_parquet
 from shopstream.processors.sinks.parquet.latest import LatestSnapshots
 from shopstream.processors.sinks.parquet.layout import (
     COMPACTIONS,
@@ -48,9 +52,6 @@ from shopstream.schemas.pseudonymised import load_clean_contract
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[str, Path], None]
-"""Called after each durable step with its name and path (tests raise from it to crash)."""
-
 KAFKA_COLUMNS = [
     pa.field("kafka_partition", pa.int32(), nullable=False),
     pa.field("kafka_offset", pa.int64(), nullable=False),
@@ -59,10 +60,6 @@ FEATURE_TIME_COLUMNS = [
     pa.field("event_timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
     pa.field("created_timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
 ]
-
-
-def _no_step(step: str, path: Path) -> None:
-    return None
 
 
 class ParquetWriter:
@@ -87,7 +84,7 @@ class ParquetWriter:
         self._clean_topic = clean_topic
         self._features_topic = features_topic
         self._fsync = fsync
-        self._on_step = on_step or _no_step
+        self._on_step = on_step or no_step
         self._broken = False
         out.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock(out / SINK / LOCK)
@@ -116,8 +113,11 @@ class ParquetWriter:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        if self.recovery.changed:
-            log.warning("start-up recovery: %s", self.recovery)
+        log.log(
+            logging.WARNING if self.recovery.changed else logging.INFO,
+            "start-up recovery: %s",
+            self.recovery,
+        )
 
     # -- SinkWriter --------------------------------------------------------------------------
     def resume_offsets(self, topic: str, partitions: Sequence[int]) -> Mapping[int, int]:
@@ -130,7 +130,7 @@ class ParquetWriter:
 
     def write(self, batch: Batch) -> None:
         if self._broken:
-            raise RuntimeError("a write failed earlier; restart the sink to recover the folder")
+            raise ParquetSinkError("a write failed earlier; restart the sink to recover the folder")
         try:
             self._write(batch)
         except BaseException:
@@ -162,7 +162,7 @@ class ParquetWriter:
             )
         columns = self._columns.get(topic)
         if columns is None:
-            raise ValueError(f"no dataset for topic {topic!r}")
+            raise ParquetSinkError(f"no dataset for topic {topic!r}")
         span = OffsetRange(topic, partition, batch.first_offset, batch.last_offset)
         features = topic == self._features_topic
         groups = _by_features_shop(batch.records) if features else _by_event_dir(batch.records)
@@ -220,22 +220,20 @@ Groups = dict[tuple[Path, str], list[SinkRecord]]
 
 
 def _by_event_dir(records: list[SinkRecord]) -> Groups:
-    groups: Groups = {}
+    by_key: dict[tuple[str, dt.date, str], list[SinkRecord]] = {}
     for r in records:
         record = r.event.record
-        shop_id: str = record["shop_id"]
         event_time: dt.datetime = record["event_time"]
-        directory = events_dir(shop_id, event_time.astimezone(dt.UTC).date(), r.event.name)
-        groups.setdefault((directory, shop_id), []).append(r)
-    return groups
+        key = (record["shop_id"], event_time.astimezone(dt.UTC).date(), r.event.name)
+        by_key.setdefault(key, []).append(r)
+    return {(events_dir(*key), key[0]): group for key, group in by_key.items()}
 
 
 def _by_features_shop(records: list[SinkRecord]) -> Groups:
-    groups: Groups = {}
+    by_shop: dict[str, list[SinkRecord]] = {}
     for r in records:
-        shop_id: str = r.event.record["shop_id"]
-        groups.setdefault((history_dir(shop_id), shop_id), []).append(r)
-    return groups
+        by_shop.setdefault(r.event.record["shop_id"], []).append(r)
+    return {(history_dir(shop_id), shop_id): group for shop_id, group in by_shop.items()}
 
 
 def _lock(path: Path) -> int:
