@@ -81,7 +81,6 @@ class ParquetWriter:
         on_step: Step | None = None,
     ) -> None:
         self.out = out
-        self._clean_topic = clean_topic
         self._features_topic = features_topic
         self._fsync = fsync
         self._on_step = on_step or no_step
