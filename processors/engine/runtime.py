@@ -112,6 +112,8 @@ class StageRuntime:
         self._last_processed = 0.0
         self._running = threading.Event()
         self.http: StageHTTPServer | None = None
+        # Computed at scrape time, so the gauge is right whether or not anyone probes /readyz.
+        metrics.ready.labels(metrics.stage).set_function(lambda: 1.0 if self._is_ready() else 0.0)
 
     # -- probes ------------------------------------------------------------------------------
     def mark_processed(self) -> None:
@@ -123,10 +125,12 @@ class StageRuntime:
             "uptime_s": round(time.monotonic() - self._started, 1),
         }
 
+    def _is_ready(self) -> bool:
+        return self._running.is_set() and not self._restore_progress()
+
     def _ready(self) -> tuple[bool, dict[str, Any]]:
         restoring = self._restore_progress()
         ok = self._running.is_set() and not restoring
-        self.metrics.ready.labels(self.metrics.stage).set(1 if ok else 0)
         return ok, {
             "stage": self.metrics.stage,
             "running": self._running.is_set(),
@@ -182,7 +186,6 @@ class StageRuntime:
             self.app.run()
         finally:
             self._running.clear()
-            self.metrics.ready.labels(self.metrics.stage).set(0)
             self._lag.close()
             if self.http is not None:
                 self.http.close()
