@@ -13,7 +13,7 @@ help:
 	@echo "make test       lint, type-check, and the whole test suite against a real broker"
 	@echo "make unit       unit tests only (no broker)"
 	@echo "make bench      benchmarks, JSON in build/bench/"
-	@echo "make docs       regenerate docs/data-dictionary.md from the schemas"
+	@echo "make docs       regenerate the clean schemas and docs/data-dictionary.md from the schemas"
 	@echo "make soak       long-running checks (not part of make test)"
 
 $(STAMP): pyproject.toml
@@ -59,7 +59,8 @@ typecheck: install
 	@for d in schemas producers processors deploy; do ln -sfn ../../../$$d build/typecheck/shopstream/$$d; done
 	$(BIN)/mypy -p shopstream.schemas -p shopstream.producers -p shopstream.processors -p shopstream.deploy
 
-unit: install
+# promtool checks the alert rules in the unit suite, so unit tests need Prometheus too.
+unit: install prometheus
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 integration: kafka-jars chromium prometheus postgres
@@ -80,11 +81,12 @@ bench: kafka-jars
 	$(BIN)/shopstream bench pipeline --json build/bench/pipeline.json
 
 docs: install
+	$(BIN)/shopstream schemas derive
 	$(BIN)/shopstream schemas docs
 
 # Long runs, not part of make test: property tests with 25x the examples, broker restart
 # cycles, a large volume through the broker. Tune with SOAK_RESTARTS, SOAK_EVENTS.
-soak: kafka-jars
+soak: kafka-jars prometheus
 	HYPOTHESIS_PROFILE=soak $(BIN)/pytest tests/unit -q -m "not integration" $(PYTEST_ARGS)
 	$(BIN)/pytest tests/soak -q -s $(PYTEST_ARGS)
 
