@@ -43,3 +43,6 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Python warnings (a library's deprecation notice at import) go through the same
+    # handler, so that every line on stderr is a JSON object.
+    logging.captureWarnings(True)
