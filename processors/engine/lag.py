@@ -41,6 +41,8 @@ class LagMonitor:
                 "group.id": group,
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
+                # librdkafka's own lines through logging (JSON), not straight to stderr.
+                "logger": logging.getLogger("shopstream.lag.client"),
                 **(client_config or {}),
             }
         )

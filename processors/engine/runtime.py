@@ -78,7 +78,13 @@ def ensure_pipeline_topics(settings: StageSettings) -> None:
         "shop.buyers.features": settings.features_topic,
     }
     specs = [replace(spec, name=names[spec.name]) for spec in PIPELINE_TOPICS if spec.name in names]
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config})
+    admin = AdminClient(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "logger": logging.getLogger("shopstream.topics.client"),
+            **settings.kafka_config,
+        }
+    )
     create_topics(admin, specs)
 
 
