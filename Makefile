@@ -73,12 +73,13 @@ demo: kafka-jars
 	$(BIN)/shopstream demo
 
 # The producer benchmark measures peer SDKs too: they come with the `bench` extra.
-bench: kafka-jars
+bench: kafka-jars postgres
 	@mkdir -p build/bench
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/shopstream bench codec --json build/bench/codec.json
 	$(BIN)/shopstream bench producer --json build/bench/producer.json
 	$(BIN)/shopstream bench pipeline --json build/bench/pipeline.json
+	$(BIN)/shopstream bench sinks --json build/bench/sinks.json
 
 docs: install
 	$(BIN)/shopstream schemas derive

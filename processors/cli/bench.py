@@ -173,3 +173,68 @@ def pipeline(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
         typer.echo(f"wrote {json_path}", err=True)
+
+
+@app.command("sinks")
+def sinks(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results to this JSON file.")
+    ] = None,
+    rows: Annotated[
+        int, typer.Option(help="Clean events, and features versions, produced (each).")
+    ] = 100_000,
+    rounds: Annotated[
+        int, typer.Option(help="Rounds of every system in turn; the median is reported.")
+    ] = 3,
+    batch_size: Annotated[
+        int, typer.Option(help="The sinks' batch size (messages of one partition per write).")
+    ] = 5_000,
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SHOPSTREAM_BENCH_POSTGRES_DSN",
+            help="An existing PostgreSQL server (its user must be able to CREATE DATABASE; "
+            "each round gets a database of its own, dropped afterwards). Default: a throwaway "
+            "server started with initdb + pg_ctl (Debian's postgresql: make postgres), "
+            "PostgreSQL's durable defaults (fsync on).",
+        ),
+    ] = None,
+    days: Annotated[
+        int,
+        typer.Option(
+            help="Days of event time the input spans (the Parquet sink writes one file per "
+            "shop, event date and type in a batch: 30 is a backfill, 1 live traffic)."
+        ),
+    ] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated input.")] = 7,
+) -> None:
+    """Rows/s of the Parquet and PostgreSQL sinks, in-process, beside a bare consume loop
+    over the same input and the sinks' runner with a writer that discards.
+
+    The input is N real clean events and N features versions (simulated traffic through
+    stage 1 and 2's logic), produced in Kafka transactions to two topics of 6 partitions;
+    the sinks read them read_committed, as in production. Starts a throwaway local broker
+    unless KAFKA_BOOTSTRAP_SERVERS is set (then it keeps to bench-sinks-<id>.* topics and
+    deletes them afterwards). See docs/benchmarks.md.
+    """
+    from shopstream.processors.benchmarks import sinks as bench
+
+    parameters = bench.Parameters(
+        rows=rows, rounds=rounds, batch_size=batch_size, days=days, seed=seed
+    )
+    started = time.monotonic()
+    try:
+        results = bench.run(
+            parameters,
+            dsn=dsn,
+            progress=lambda m: typer.echo(f"[{time.monotonic() - started:5.0f} s] {m}", err=True),
+        )
+    except bench.BenchmarkError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for line in bench.table(results):
+        typer.echo(line)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+        typer.echo(f"wrote {json_path}", err=True)
