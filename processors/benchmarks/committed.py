@@ -165,6 +165,33 @@ class CommittedWatch:
                 consumer.close()
 
 
+def lag(
+    bootstrap_servers: str,
+    group: str,
+    topic: str,
+    *,
+    client_config: Mapping[str, Any] | None = None,
+) -> int:
+    """Offsets of ``topic`` that ``group`` has not committed yet (transaction markers count)."""
+    consumer = Consumer(
+        {
+            **(client_config or {}),
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        total = 0
+        for tp in consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=30):
+            low, high = consumer.get_watermark_offsets(tp, timeout=30, cached=False)
+            total += high - (tp.offset if tp.offset >= 0 else low)
+        return total
+    finally:
+        consumer.close()
+
+
 def read_records(
     bootstrap_servers: str,
     topic: str,
@@ -225,6 +252,7 @@ __all__ = [
     "Reading",
     "Throughput",
     "TopicRecords",
+    "lag",
     "read_records",
     "throughput",
 ]

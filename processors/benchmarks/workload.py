@@ -103,17 +103,15 @@ def produce_all(
 
 
 def timed_stream(workload: Workload) -> Iterator[Simulated]:
-    """The workload's events over and over; from the second pass on, valid events get new
-    event ids (stage 2 would drop repeated ids as duplicates)."""
-    passes = 0
+    """The workload's events over and over, each valid one under a new event id: stage 2
+    drops an id it has seen (the throughput run sent the originals) as a duplicate."""
     while True:
         for event in workload.events:
-            if passes and event.record is not None:
+            if event.record is not None:
                 event = Simulated(
                     event.name, event.key, {**event.record, "event_id": uuid.uuid4()}, None
                 )
             yield event
-        passes += 1
 
 
 def encode_now(codec: Codec, event: Simulated, now_ms: int) -> bytes:

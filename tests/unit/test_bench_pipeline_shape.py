@@ -106,7 +106,7 @@ def test_replay_measures_the_stored_json_of_each_buyer(clean_values: list[bytes]
     assert result.apply_us > 0
 
 
-def test_latency_stream_stamps_now_and_renews_ids_after_the_first_pass() -> None:
+def test_latency_stream_stamps_now_and_renews_every_id() -> None:
     codec = Codec()
     record = {**_visit_record(), "event_id": "00000000-0000-4000-8000-000000000001"}
     traffic = Traffic(
@@ -114,10 +114,11 @@ def test_latency_stream_stamps_now_and_renews_ids_after_the_first_pass() -> None
     )
     stream = timed_stream(traffic)
     events = [next(stream) for _ in range(4)]
-    assert events[0].record is record
+    assert events[0].record is not None
+    assert events[0].record["event_id"] != record["event_id"]
     assert events[1].raw == b"x"
     assert events[2].record is not None
-    assert events[2].record["event_id"] != record["event_id"]
+    assert events[2].record["event_id"] not in {record["event_id"], events[0].record["event_id"]}
     decoded = codec.decode(encode_now(codec, events[2], 1_800_000_000_123)).record
     assert decoded["event_time"] == dt.datetime(2027, 1, 15, 8, 0, 0, 123_000, tzinfo=dt.UTC)
     assert decoded["sent_time"] == decoded["event_time"]
@@ -155,7 +156,21 @@ def _results() -> dict[str, Any]:
                 "p50_latency_ms": 600.0,
                 "p99_latency_ms": 1200.0,
                 "latency_goal_met": False,
-                "latency": {"rate": 2000.0, "commit_interval_s": 0.5},
+                "latency": {
+                    "rate": 2000.0,
+                    "commit_interval_s": 0.5,
+                    "p50_ms": 600.0,
+                    "p99_ms": 1200.0,
+                    "kept_up": True,
+                },
+                "latency_at_half_throughput": {
+                    "rate": 500.0,
+                    "commit_interval_s": 0.5,
+                    "p50_ms": 30_000.0,
+                    "p99_ms": 50_000.0,
+                    "kept_up": False,
+                    "behind_ms": 25_000,
+                },
             },
             "state_bytes_per_buyer": 512.5,
             "state": {"buyers": 100, "rocksdb_bytes_per_buyer": 500},
@@ -193,7 +208,8 @@ def test_table_shows_ratios_goals_latency_and_state() -> None:
     assert lines[4] == "| stage2 | 1,000 | 1,000 / 1,000 / 1,000 | 0.25 | ≥ 0.3 | **no** |"
     assert lines[5] == "| end_to_end | 1,000 | – | 0.25 | – | – |"
     text = "\n".join(lines)
-    assert "| 600.0 | 1,200.0 | < 1,000 | **no** |" in text
+    assert "| 2,000 | 600.0 | 1,200.0 | yes | < 1,000 | **no** |" in text
+    assert "| 500 | 30,000.0 | 50,000.0 | **no**: 25,000 ms behind | < 1,000 | **no** |" in text
     assert "512.5 B as compact JSON (mean over 100 buyers)" in text
     assert "500 B per buyer" in text
 
