@@ -8,6 +8,7 @@ the consumed offset: the clean event (keyed ``shop|buyer pseudonym``) or the dea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from typing import Any
 
@@ -71,20 +72,31 @@ def build_clean_runtime(
     # the first internal error must page (alert ShopstreamInternalErrors).
     metrics.rejections.labels(STAGE, "internal_error")
 
+    # Metric children looked up once per label value, not per message.
+    @functools.cache
+    def counted_in(event_type: str) -> Any:
+        return events_in.labels(STAGE, event_type)
+
+    @functools.cache
+    def counted_out(topic: str, event_type: str) -> Any:
+        return metrics.events_out.labels(STAGE, topic, event_type)
+
+    @functools.cache
+    def counted_shop(shop: bytes) -> Any:
+        return shop_events.labels(STAGE, shop.decode())
+
     def process(value: bytes | None, key: bytes | None, timestamp: int, headers: Any) -> Outcome:
         ctx = message_context()
         outcome = stage.process(value, Source(ctx.topic, ctx.partition, ctx.offset, timestamp, key))
-        events_in.labels(STAGE, outcome.event_type or "undecodable").inc()
+        counted_in(outcome.event_type or "undecodable").inc()
         if isinstance(outcome, Cleaned):
-            metrics.events_out.labels(STAGE, settings.clean_topic, outcome.event_type).inc()
-            shop_events.labels(STAGE, outcome.key.split(b"|", 1)[0].decode()).inc()
+            counted_out(settings.clean_topic, outcome.event_type).inc()
+            counted_shop(outcome.key.split(b"|", 1)[0]).inc()
             latency.observe(max(0.0, time.time() - outcome.event_time_ms / 1000))
             if outcome.redactions:
                 redactions.inc(outcome.redactions)
         else:
-            metrics.events_out.labels(
-                STAGE, settings.dlq_topic, outcome.event_type or "undecodable"
-            ).inc()
+            counted_out(settings.dlq_topic, outcome.event_type or "undecodable").inc()
             for reason in {r.rule for r in outcome.reasons}:
                 metrics.rejections.labels(STAGE, reason).inc()
         runtime.mark_processed()

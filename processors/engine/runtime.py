@@ -63,6 +63,10 @@ def new_application(
         # Logging is the command line's business (JSON logs); the engine only emits.
         loglevel=None,
         on_message_processed=on_processed,
+        # Quix checks the checkpoint after a poll returns: a poll as long as the commit
+        # interval would let a bursty input (stage 2 reads stage 1's commits) wait a whole
+        # extra interval before its output commits.
+        consumer_poll_timeout=min(1.0, settings.commit_interval_s / 5),
     )
 
 
