@@ -22,10 +22,8 @@ The clean events are replayed in-process for the state size (:mod:`.state_size`)
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import tempfile
@@ -33,7 +31,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +45,7 @@ from shopstream.processors.benchmarks.committed import (
     read_records,
     throughput,
 )
+from shopstream.processors.benchmarks.timing import machine_info
 from shopstream.processors.benchmarks.workload import Workload
 
 SYSTEMS = ("limit", "stage1", "stage2", "end_to_end")
@@ -596,35 +594,9 @@ def _load() -> float:
 
 
 def _machine(kafka: str) -> dict[str, Any]:
-    import confluent_kafka
-
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-
-    def version(distribution: str) -> str | None:
-        try:
-            return metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "kafka": kafka,
-        "confluent_kafka": version("confluent-kafka"),
-        "librdkafka": confluent_kafka.libversion()[0],
-        "quixstreams": version("quixstreams"),
-        "fastavro": version("fastavro"),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "code": _code_version(),
-    }
+    info = machine_info(packages=("confluent-kafka", "quixstreams", "fastavro"), kafka=kafka)
+    info["code"] = _code_version()
+    return info
 
 
 def _code_version() -> str | None:

@@ -28,10 +28,8 @@ reported, and each sink's ratio to the baseline over the same input.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -40,13 +38,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
 
 from shopstream.processors.benchmarks import sinks_input
+from shopstream.processors.benchmarks.timing import machine_info
 from shopstream.processors.sinks.base import Batch, SinkRunner, SinkStats, codec_decoder
 
 SINKS = ("parquet", "postgres")
@@ -568,35 +566,9 @@ def _ratio(mine: float | None, theirs: float | None) -> float | None:
 
 
 def _machine(kafka: str, postgres: str) -> dict[str, Any]:
-    import confluent_kafka
-
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-
-    def version(distribution: str) -> str | None:
-        try:
-            return metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "kafka": kafka,
-        "postgresql": postgres,
-        "confluent_kafka": version("confluent-kafka"),
-        "librdkafka": confluent_kafka.libversion()[0],
-        "pyarrow": version("pyarrow"),
-        "psycopg": version("psycopg"),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-    }
+    return machine_info(
+        packages=("confluent-kafka", "pyarrow", "psycopg"), kafka=kafka, postgresql=postgres
+    )
 
 
 # -- reading the results ---------------------------------------------------------------------------

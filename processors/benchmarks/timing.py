@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 
 def per_call_us(
@@ -27,3 +34,33 @@ def per_call_us(
 __all__ = [
     "per_call_us",
 ]
+
+
+def machine_info(*, packages: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    """What a benchmark ran on: CPU, platform, load, and the versions of ``packages``."""
+    import confluent_kafka
+
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def version(distribution: str) -> str | None:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        **extra,
+        **{name.replace("-", "_"): version(name) for name in packages},
+        "librdkafka": confluent_kafka.libversion()[0],
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+    }

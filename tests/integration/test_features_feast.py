@@ -13,14 +13,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
 from shopstream.processors.features import training_set
 from tests.unit.test_features_layout import HISTORY_SCHEMA, features_record, utc, write_history
-
-feast = pytest.importorskip("feast")
-pd = pytest.importorskip("pandas")  # a dependency of Feast
 
 REPO = Path(__file__).resolve().parents[2] / "deploy" / "feast"
 A, B = "a" * 64, "b" * 64
