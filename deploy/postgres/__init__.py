@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+from shopstream.deploy.kafka.node_config import free_port
 from shopstream.deploy.postgres.errors import (
     PostgresLauncherError,
     ServerNotInstalledError,
     ServerStartError,
     ServerStopError,
 )
-from shopstream.deploy.postgres.launcher import USER, LocalPostgres, free_port, server_bin_dir
+from shopstream.deploy.postgres.launcher import USER, LocalPostgres, server_bin_dir
 
 __all__ = [
     "USER",

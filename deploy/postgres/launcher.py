@@ -16,7 +16,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Self
 
 from psycopg.conninfo import make_conninfo
 
+from shopstream.deploy.kafka.node_config import free_port
 from shopstream.deploy.postgres.errors import (
     ServerNotInstalledError,
     ServerStartError,
@@ -53,13 +53,6 @@ def server_bin_dir() -> Path:
             "initdb not found: run `make postgres` (Debian's postgresql package)"
         )
     return Path(candidates[-1]).parent
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class LocalPostgres:

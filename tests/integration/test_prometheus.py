@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from shopstream.deploy.kafka.node_config import free_port
 from tests.integration.pipeline import (
     Pipeline,
     StageProcess,
@@ -54,7 +54,7 @@ class Prometheus:
             ],
         }
         (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         self._log = folder / "prometheus.log"
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
@@ -205,9 +205,3 @@ def _ready(address: str) -> bool:
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 — loopback only
         return str(response.read().decode())
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
