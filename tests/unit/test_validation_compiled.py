@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from shopstream.producers.simulator import SimulationConfig, generate
 from shopstream.schemas import Codec, Contract, EventSchema, FieldSpec
-from shopstream.schemas.errors import DecodeError
+from shopstream.schemas.errors import DecodeError, SchemaDefinitionError
 from shopstream.schemas.examples import example_events, example_tangible_product
 from shopstream.schemas.validation import (
     RULES,
@@ -333,6 +333,20 @@ def test_random_records_of_a_schema_with_lists_in_lists_agree(
     assert_agree(synthetic, data.draw(avro_records(synthetic.avsc, max_items=4)))
 
 
+def test_a_date_bound_that_is_not_a_date_is_a_schema_error(tmp_path: Path) -> None:
+    # The generic walker parsed the bound at each check and raised ValueError when a date
+    # met it; compiled, the bound is parsed once and the schema is at fault from the start.
+    (tmp_path / "crate").mkdir()
+    avsc = {
+        **_record("Crate", [_field("day", ["null", _DATE], min="the first of May")]),
+        "namespace": "test.synthetic",
+    }
+    (tmp_path / "crate" / "v1.avsc").write_text(json.dumps(avsc), "utf-8")
+    schema = Contract.load(tmp_path).latest("crate")
+    with pytest.raises(SchemaDefinitionError, match="day"):
+        check_fields(schema, {"day": None})
+
+
 # -- (d) the simulator, bad events included -------------------------------------------------
 
 
@@ -354,3 +368,18 @@ def test_simulated_events_agree() -> None:
         assert_agree(CONTRACT.latest(simulated.name), record)
     assert valid > 600
     assert bad > 100
+
+
+# -- results are the caller's to keep -------------------------------------------------------
+
+
+def test_every_call_returns_a_fresh_list() -> None:
+    schema = CONTRACT.latest("visit")
+    record = record_at("visit", T)
+    first = check_fields(schema, record)
+    first.append(None)  # type: ignore[arg-type]
+    assert check_fields(schema, record) == []
+    rules = check_rules(schema, record, CONTEXTS[0])
+    rules.append(None)  # type: ignore[arg-type]
+    assert check_rules(schema, record, CONTEXTS[0]) == []
+    assert validate_record(schema, record, CONTEXTS[0]) == []
