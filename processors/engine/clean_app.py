@@ -1,8 +1,9 @@
-"""Stage 1 on the engine: raw topic -> clean topic or dead-letter topic, exactly once.
+"""Stage 1 on its engine: raw topic -> clean topic or dead-letter topic, exactly once.
 
 Each raw message becomes exactly one output message, in the same Kafka transaction as
-the consumed offset: the clean event (keyed ``shop|buyer pseudonym``) or the dead letter. The work per message is
-:meth:`CleanStage.process`; this module only wires it to Quix Streams.
+the consumed offset: the clean event (keyed ``shop|buyer pseudonym``) or the dead letter.
+The work per message is :meth:`CleanStage.process`; this module only wires it to the
+:class:`~shopstream.processors.engine.loop.TransactionalLoop`.
 """
 
 from __future__ import annotations
@@ -12,25 +13,18 @@ import functools
 import time
 from typing import Any
 
-from quixstreams import message_context
-from quixstreams.models import SerializationContext, Serializer
+from confluent_kafka import Message
 
-from shopstream.processors.clean.stage import Cleaned, CleanStage, Outcome, Source, TimeRules
+from shopstream.processors.clean.stage import Cleaned, CleanStage, Source, TimeRules
 from shopstream.processors.clean.transform import CleanTransform
 from shopstream.processors.deadletter import DeadLetterKey
+from shopstream.processors.engine.loop import Output, TransactionalLoop
 from shopstream.processors.engine.metrics import StageMetrics
-from shopstream.processors.engine.runtime import StageRuntime, new_application
+from shopstream.processors.engine.runtime import StageRuntime
 from shopstream.processors.engine.settings import CleanSettings
 from shopstream.processors.privacy import Pseudonymiser, PseudonymKeys
 
 STAGE = "clean"
-
-
-class _OutcomeBytes(Serializer):
-    """The outcome already holds its encoded bytes: clean event or dead letter."""
-
-    def __call__(self, value: Outcome, ctx: SerializationContext) -> bytes:
-        return value.value
 
 
 def build_clean_stage(settings: CleanSettings) -> CleanStage:
@@ -54,15 +48,7 @@ def build_clean_runtime(
     """Stage 1, ready to :meth:`~StageRuntime.run`."""
     metrics = metrics or StageMetrics(STAGE)
     stage = build_clean_stage(settings)
-    app = new_application(settings, group=settings.clean_group, stateful=False)
-    runtime = StageRuntime(
-        app, settings, metrics, group=settings.clean_group, input_topic=settings.raw_topic
-    )
-
-    raw = app.topic(settings.raw_topic, key_deserializer="bytes", value_deserializer="bytes")
-    serializer = _OutcomeBytes()
-    clean = app.topic(settings.clean_topic, key_serializer="bytes", value_serializer=serializer)
-    dlq = app.topic(settings.dlq_topic, key_serializer="bytes", value_serializer=serializer)
+    clean_topic, dlq_topic = settings.clean_topic, settings.dlq_topic
 
     events_in = metrics.events_in
     latency = metrics.latency.labels(STAGE)
@@ -85,31 +71,42 @@ def build_clean_runtime(
     def counted_shop(shop: bytes) -> Any:
         return shop_events.labels(STAGE, shop.decode())
 
-    def process(value: bytes | None, key: bytes | None, timestamp: int, headers: Any) -> Outcome:
-        ctx = message_context()
-        outcome = stage.process(value, Source(ctx.topic, ctx.partition, ctx.offset, timestamp, key))
+    def process(message: Message) -> Output:
+        _, timestamp = message.timestamp()
+        # Output messages keep the raw message's timestamp (ingestion time), not the event
+        # time: topic retention is by timestamp, and a backfill of old events must not be
+        # deleted from the clean topic as soon as it is written. The event time is in the record.
+        kept = timestamp if timestamp > 0 else None
+        source = Source(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            kept,
+            message.key(),
+        )
+        outcome = stage.process(message.value(), source)
         counted_in(outcome.event_type or "undecodable").inc()
         if isinstance(outcome, Cleaned):
-            counted_out(settings.clean_topic, outcome.event_type).inc()
+            counted_out(clean_topic, outcome.event_type).inc()
             counted_shop(outcome.key.split(b"|", 1)[0]).inc()
             latency.observe(max(0.0, time.time() - outcome.event_time_ms / 1000))
             if outcome.redactions:
                 redactions.inc(outcome.redactions)
-        else:
-            counted_out(settings.dlq_topic, outcome.event_type or "undecodable").inc()
-            for reason in {r.rule for r in outcome.reasons}:
-                metrics.rejections.labels(STAGE, reason).inc()
-        runtime.mark_processed()
-        return outcome
+            return Output(clean_topic, outcome.key, outcome.value, kept)
+        counted_out(dlq_topic, outcome.event_type or "undecodable").inc()
+        for reason in {r.rule for r in outcome.reasons}:
+            metrics.rejections.labels(STAGE, reason).inc()
+        return Output(dlq_topic, None, outcome.value, kept)
 
-    sdf = app.dataframe(raw)
-    sdf = sdf.apply(process, metadata=True)
-    # Output messages keep the raw message's timestamp (ingestion time), not the event time:
-    # topic retention is by timestamp, and a backfill of old events must not be deleted
-    # from the clean topic as soon as it is written. The event time is in the record.
-    sdf.to_topic(
-        lambda value, key, timestamp, headers: clean if isinstance(value, Cleaned) else dlq,
-        key=lambda value: value.key if isinstance(value, Cleaned) else None,
+    loop = TransactionalLoop(
+        settings,
+        group=settings.clean_group,
+        input_topic=settings.raw_topic,
+        handle=process,
+        on_batch=lambda: runtime.mark_processed(),
+    )
+    runtime = StageRuntime(
+        loop, settings, metrics, group=settings.clean_group, input_topic=settings.raw_topic
     )
     return runtime
 

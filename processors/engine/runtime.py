@@ -1,8 +1,9 @@
 """What both stages do around the engine: topics, metrics port, lag, readiness, shutdown.
 
-A :class:`StageRuntime` wraps one Quix Streams ``Application``. The engine owns the
-consume–process–produce loop, its Kafka transactions and (stage 2) the state store;
-this module owns everything an operator sees. Only this package imports Quix.
+A :class:`StageRuntime` wraps one stage's engine: a Quix Streams ``Application`` (stage 2)
+or a :class:`~shopstream.processors.engine.loop.TransactionalLoop` (stage 1). The engine
+owns the consume–process–produce loop, its Kafka transactions and (stage 2) the state
+store; this module owns everything an operator sees. Only this package imports Quix.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined,unused-ignore]
 from quixstreams import Application
 
 from shopstream.processors.engine.http import StageHTTPServer
 from shopstream.processors.engine.lag import LagMonitor
+from shopstream.processors.engine.loop import client_configs
 from shopstream.processors.engine.metrics import LagCollector, RestoreCollector, StageMetrics
 from shopstream.processors.engine.settings import StageSettings
 from shopstream.processors.engine.status import status_routes
@@ -34,22 +36,9 @@ def new_application(
     stateful: bool,
     on_processed: Callable[[str, int, int], None] | None = None,
 ) -> Application:
-    """A Quix ``Application`` with exactly-once processing, configured from ``settings``.
-
-    Two timeouts decide how fast the pipeline recovers from a crashed instance, and Kafka's
-    defaults are made for batch clients: a dead member keeps its partitions for
-    ``session.timeout.ms`` (45 s) and its open transaction blocks read_committed readers
-    for ``transaction.timeout.ms`` (60 s). A stage commits every ``commit_interval_s``, so
-    both are lowered here (10 s and 15 s); ``consumer_config`` / ``producer_config``
-    override them. With ``instance_id`` a restarted instance fences its predecessor at once.
-    """
-    consumer_config: dict[str, Any] = {"session.timeout.ms": 10_000, "heartbeat.interval.ms": 2_000}
-    producer_config: dict[str, Any] = {"transaction.timeout.ms": 15_000}
-    if settings.instance_id:
-        consumer_config["group.instance.id"] = f"{group}-{settings.instance_id}"
-        producer_config["transactional.id"] = f"{group}-{settings.instance_id}"
-    consumer_config.update({**settings.kafka_config, **settings.consumer_config})
-    producer_config.update({**settings.kafka_config, **settings.producer_config})
+    """A Quix ``Application`` with exactly-once processing, configured from ``settings``
+    (the client settings every stage shares: :func:`~shopstream.processors.engine.loop.client_configs`)."""
+    consumer_config, producer_config = client_configs(settings, group=group)
     return Application(
         broker_address=settings.bootstrap_servers,
         consumer_group=group,
@@ -92,19 +81,27 @@ def ensure_pipeline_topics(settings: StageSettings) -> None:
     create_topics(admin, specs)
 
 
+class Engine(Protocol):
+    """What a stage's runtime needs of its engine: run until stopped (SIGTERM included)."""
+
+    def run(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
 class StageRuntime:
-    """Runs one stage's Application with its metrics port and lag monitor, until stopped."""
+    """Runs one stage's engine with its metrics port and lag monitor, until stopped."""
 
     def __init__(
         self,
-        app: Application,
+        engine: Engine,
         settings: StageSettings,
         metrics: StageMetrics,
         *,
         group: str,
         input_topic: str,
     ) -> None:
-        self.app = app
+        self.engine = engine
         self.settings = settings
         self.metrics = metrics
         self._group = group
@@ -150,10 +147,10 @@ class StageRuntime:
     def _restore_progress(self) -> dict[int, int]:
         """Changelog messages left per partition while the state restores; {} otherwise.
 
-        Reads Quix's recovery manager (pinned version; see pyproject.toml). A failure to
-        read it reports nothing rather than breaking a scrape.
+        Reads Quix's recovery manager (pinned version; see pyproject.toml); an engine without
+        state has none. A failure to read it reports nothing rather than breaking a scrape.
         """
-        manager = getattr(getattr(self.app, "_state_manager", None), "_recovery_manager", None)
+        manager = getattr(getattr(self.engine, "_state_manager", None), "_recovery_manager", None)
         if manager is None:
             return {}
         try:
@@ -193,7 +190,7 @@ class StageRuntime:
         self._lag.start()
         self._running.set()
         try:
-            self.app.run()
+            self.engine.run()
         finally:
             self._running.clear()
             self._lag.close()
@@ -201,4 +198,4 @@ class StageRuntime:
                 self.http.close()
 
     def stop(self) -> None:
-        self.app.stop()
+        self.engine.stop()

@@ -255,9 +255,37 @@ class Pipeline:
     def _drained(self, raw_count: int) -> bool:
         return (
             committed_lag(self.bootstrap, self.clean_group, self.topics.raw) == 0
+            and not open_transactions(self.bootstrap, self.topics.clean)
             and committed_lag(self.bootstrap, self.aggregate_group, self.topics.clean) == 0
+            and not open_transactions(self.bootstrap, self.topics.features)
             and message_count(self.bootstrap, self.topics.raw) >= raw_count
         )
+
+
+def open_transactions(bootstrap: str, topic: str) -> list[int]:
+    """Partitions of ``topic`` where a transaction is still open (last stable offset < end).
+
+    A read_committed reader sees a partition only up to its first open transaction, and
+    its end offsets are that last stable offset: so a crashed instance's transaction,
+    open until the broker times it out, hides everything written after it from
+    :func:`committed_lag` and :func:`read_topic` alike, and a topic looks drained early.
+    """
+    ends: dict[str, dict[int, int]] = {}
+    for isolation in ("read_uncommitted", "read_committed"):
+        consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "counter", "isolation.level": isolation}
+        )
+        try:
+            parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            ends[isolation] = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts
+            }
+        finally:
+            consumer.close()
+    return sorted(
+        p for p, end in ends["read_uncommitted"].items() if ends["read_committed"][p] < end
+    )
 
 
 def message_count(bootstrap: str, topic: str) -> int:

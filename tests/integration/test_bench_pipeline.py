@@ -7,6 +7,7 @@ run, the state replay), not of the figures: with so few events a rate may even b
 from __future__ import annotations
 
 from shopstream.processors.benchmarks import pipeline
+from shopstream.processors.engine.settings import StageSettings
 from tests.unit.test_bench_pipeline_shape import assert_shape
 
 
@@ -32,4 +33,6 @@ def test_bench_pipeline_measures_every_system(kafka_bootstrap: str) -> None:
     assert results["state"]["buyers"] > 0
     assert results["end_to_end"]["latency"]["produced"] == 250
     assert results["end_to_end"]["latency"]["samples"] > 0
-    assert results["parameters"]["commit_interval_s"] == 0.5
+    # None in the parameters: the stages' own default, recorded as the value used.
+    default = StageSettings.model_fields["commit_interval_s"].default
+    assert results["parameters"]["commit_interval_s"] == default
