@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+from collections import Counter
 from typing import Any
 
 from confluent_kafka import Message
@@ -58,7 +59,8 @@ def build_clean_runtime(
     # the first internal error must page (alert ShopstreamInternalErrors).
     metrics.rejections.labels(STAGE, "internal_error")
 
-    # Metric children looked up once per label value, not per message.
+    # Metric children looked up once per label value, and counted up once per batch: a
+    # child's inc() takes a lock, a tally's += does not.
     @functools.cache
     def counted_in(event_type: str) -> Any:
         return events_in.labels(STAGE, event_type)
@@ -71,39 +73,45 @@ def build_clean_runtime(
     def counted_shop(shop: bytes) -> Any:
         return shop_events.labels(STAGE, shop.decode())
 
+    @functools.cache
+    def rejected(reason: str) -> Any:
+        return metrics.rejections.labels(STAGE, reason)
+
+    tally: Counter[Any] = Counter()
+
     def process(message: Message) -> Output:
         _, timestamp = message.timestamp()
         # Output messages keep the raw message's timestamp (ingestion time), not the event
         # time: topic retention is by timestamp, and a backfill of old events must not be
         # deleted from the clean topic as soon as it is written. The event time is in the record.
         kept = timestamp if timestamp > 0 else None
-        source = Source(
-            message.topic(),
-            message.partition(),
-            message.offset(),
-            kept,
-            message.key(),
-        )
+        source = Source(message.topic(), message.partition(), message.offset(), kept, message.key())
         outcome = stage.process(message.value(), source)
-        counted_in(outcome.event_type or "undecodable").inc()
+        tally[counted_in(outcome.event_type or "undecodable")] += 1
         if isinstance(outcome, Cleaned):
-            counted_out(clean_topic, outcome.event_type).inc()
-            counted_shop(outcome.key.split(b"|", 1)[0]).inc()
+            tally[counted_out(clean_topic, outcome.event_type)] += 1
+            tally[counted_shop(outcome.key.split(b"|", 1)[0])] += 1
             latency.observe(max(0.0, time.time() - outcome.event_time_ms / 1000))
             if outcome.redactions:
-                redactions.inc(outcome.redactions)
+                tally[redactions] += outcome.redactions
             return Output(clean_topic, outcome.key, outcome.value, kept)
-        counted_out(dlq_topic, outcome.event_type or "undecodable").inc()
+        tally[counted_out(dlq_topic, outcome.event_type or "undecodable")] += 1
         for reason in {r.rule for r in outcome.reasons}:
-            metrics.rejections.labels(STAGE, reason).inc()
+            tally[rejected(reason)] += 1
         return Output(dlq_topic, None, outcome.value, kept)
+
+    def after_batch() -> None:
+        for child, n in tally.items():
+            child.inc(n)
+        tally.clear()
+        runtime.mark_processed()
 
     loop = TransactionalLoop(
         settings,
         group=settings.clean_group,
         input_topic=settings.raw_topic,
         handle=process,
-        on_batch=lambda: runtime.mark_processed(),
+        on_batch=after_batch,
     )
     runtime = StageRuntime(
         loop, settings, metrics, group=settings.clean_group, input_topic=settings.raw_topic

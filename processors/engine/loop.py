@@ -31,9 +31,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -47,9 +46,8 @@ _COMMIT_ATTEMPTS = 3
 """Tries of a commit that fails with a retriable error before it is aborted instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One message to produce for an input message."""
+class Output(NamedTuple):
+    """One message to produce for an input message (a tuple: one is made per message)."""
 
     topic: str
     key: bytes | None

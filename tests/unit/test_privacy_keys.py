@@ -171,6 +171,32 @@ def test_identifier_is_64_lowercase_hex_and_stable(pseudonymiser: Pseudonymiser)
     assert pseudonymiser.identifier("shop-a", "member-00002") != value
 
 
+def test_remembered_pseudonyms_equal_computed_ones(
+    master: SecretStr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A memory of 3 values per kind empties itself many times over these calls.
+    monkeypatch.setattr(keys_module, "_RECENT_SIZE", 3)
+    remembering = Pseudonymiser(PseudonymKeys(master))
+    identifier_key = PseudonymKeys(master).identifier_key
+    contact_key = PseudonymKeys(master).contact_key
+    for round_ in range(3):
+        for shop in ("shop-a", "shop-b"):
+            for n in range(5):
+                value = f"member-{n}"
+                expected = hmac.new(identifier_key(shop), value.encode(), sha256).hexdigest()
+                assert remembering.identifier(shop, value) == expected, (round_, shop, n)
+                phone = f"010-0123-456{n}"
+                e164 = f"+821001234{56 * 10 + n}"
+                expected = hmac.new(contact_key(shop), e164.encode(), sha256).hexdigest()
+                assert remembering.phone(shop, phone) == expected, (round_, shop, n)
+                assert remembering.email(shop, f"B{n}@Shop.example") == hmac.new(
+                    contact_key(shop), f"b{n}@shop.example".encode(), sha256
+                ).hexdigest()
+                assert remembering.phone(shop, "not a phone") is None
+    assert len(remembering._identifiers) <= 3
+    assert len(remembering._contacts) <= 3
+
+
 def test_same_buyer_in_two_shops_gets_two_pseudonyms(pseudonymiser: Pseudonymiser) -> None:
     assert pseudonymiser.identifier("shop-a", "m1") != pseudonymiser.identifier("shop-b", "m1")
 
