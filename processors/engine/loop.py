@@ -10,8 +10,11 @@ state per buyer, stays on Quix.
 The protocol is Kafka's own (KIP-98, KIP-447):
 
 - One transaction at a time. It opens with the first message after a commit and commits
-  every ``commit_interval_s``: the outputs and the consumed offsets (with the consumer
-  group's metadata, so a member the group has moved on from cannot commit) together.
+  the outputs and the consumed offsets together (with the consumer group's metadata, so a
+  member the group has moved on from cannot commit): after ``commit_interval_s`` while
+  the input is backlogged (``consume`` returns full batches), and as soon as the loop has
+  caught up (a short batch) once a quarter of the interval has passed. A backlog pays for
+  few commits; a live stream's outputs are not held back for a whole interval.
 - A transaction that fails with an abortable error (a produce that failed, a fenced
   generation after a rebalance) is aborted, and every partition it read from is rewound
   to where the transaction began: its messages are processed again into a new one.
@@ -140,6 +143,7 @@ class TransactionalLoop:
         self._stopping = threading.Event()
         self._open = False
         self._deadline = 0.0
+        self._eager_from = 0.0
         self._next: dict[tuple[str, int], int] = {}
         """Per input partition: the offset after the last message in the open transaction."""
         self._first: dict[tuple[str, int], int] = {}
@@ -171,8 +175,14 @@ class TransactionalLoop:
                     if self._on_batch is not None:
                         self._on_batch()
                 self._producer.poll(0)
-                if self._open and time.monotonic() >= self._deadline:
-                    self._commit()
+                if self._open:
+                    now = time.monotonic()
+                    # Caught up (a short batch): commit now, no longer holding the outputs
+                    # back, unless the last commit was very recent. Behind (full batches):
+                    # commit every interval, so a backlog pays for few commits.
+                    caught_up = len(messages) < self._batch_size
+                    if now >= self._deadline or (caught_up and now >= self._eager_from):
+                        self._commit()
             if self._open:
                 self._commit()
         finally:
@@ -204,7 +214,9 @@ class TransactionalLoop:
             if not self._open:
                 self._producer.begin_transaction()
                 self._open = True
-                self._deadline = time.monotonic() + self._interval
+                opened = time.monotonic()
+                self._deadline = opened + self._interval
+                self._eager_from = opened + self._interval / 4
             out = self._handle(message)
             while True:
                 try:
