@@ -38,7 +38,7 @@ class StageSettings(BaseSettings):
     commit_interval_s: float = Field(
         default=0.2,
         gt=0,
-        description="Seconds between transaction commits. Readers with read_committed see output only after a commit, so this bounds latency (each stage adds up to one interval); stage 2 emits each changed buyer at most once per commit. Longer intervals cost less per event.",
+        description="Seconds between transaction commits (stage 1 commits sooner once it has caught up with its input). Readers with read_committed see output only after a commit, so this bounds latency (each stage adds up to one interval); stage 2 emits each changed buyer at most once per commit. Longer intervals cost less per event.",
     )
     state_dir: Path = Field(
         default=Path("state"), description="Folder of the local RocksDB state (stage 2)."
