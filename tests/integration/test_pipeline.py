@@ -172,6 +172,28 @@ def test_stages_serve_metrics_and_probes(pipeline: Pipeline, tmp_path: Path) -> 
     assert aggregate.terminate() == 0
 
 
+def test_stage_1_commits_once_caught_up_not_an_interval_later(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # With a 30 s interval, a stage that waited for its deadline would show nothing for
+    # 30 s; caught up, it commits a quarter interval after its transaction opened.
+    clean = pipeline.stage("clean", SHOPSTREAM_COMMIT_INTERVAL_S="30")
+    wait_until(lambda: "partitions assigned" in clean.log(), timeout=60, what="an assignment")
+    jsonl = tmp_path / "sent.jsonl"
+    run_simulator(
+        pipeline.bootstrap, pipeline.topics.raw, jsonl, events=40, buyers=5, bad_fraction=0.1, seed=4
+    )  # fmt: skip
+    counts = expected_counts(jsonl)
+
+    def landed() -> int:
+        return len(read_topic(pipeline.bootstrap, pipeline.topics.clean, timeout=5)) + len(
+            read_topic(pipeline.bootstrap, pipeline.topics.dlq, timeout=5)
+        )
+
+    wait_until(lambda: landed() == counts["raw"], timeout=20, what="the events to be readable")
+    assert clean.terminate() == 0
+
+
 def _base_url(stage: StageProcess) -> str:
     marker = "metrics and probes on http://127.0.0.1:"
     wait_until(lambda: marker in stage.log(), timeout=60, what="the metrics port")
