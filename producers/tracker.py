@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import itertools
 import logging
 import os
 import queue
@@ -49,8 +48,14 @@ _log = logging.getLogger(__name__)
 ErrorCallback = Callable[[Exception], None]
 DropCallback = Callable[[uuid.UUID | None, str], None]
 DeliveryReport = Callable[[Exception | None], None]
+# What the queue holds: a helper's record (a dict), (event type, model), (None, (key, value)),
+# or the sender's own markers.
+_Item = dict[str, Any] | tuple[str | None, Any]
 
 _STOP = object()
+# A helper's record travels alone in the queue (no tuple: one object less per event for the
+# cyclic GC to count), its event type under this key, taken out again before encoding.
+_EVENT_TYPE = "__event_type__"
 _ABORT_GRACE_S = 2.0
 """How long close() waits, after its budget, for the sender to put down the event in hand."""
 _REPLAY_BATCH = 1000
@@ -148,10 +153,10 @@ class Tracker:
         done = threading.Event()
         self._queue.put(done)
         if not done.wait(timeout):
-            return self._queue.qsize() + len(self._in_flight)
+            return self._queue.qsize() + self._in_flight_count()
         while self._in_flight and time.monotonic() < deadline:
             self._backend.flush(min(0.1, max(0.0, deadline - time.monotonic())))
-        return len(self._in_flight)
+        return self._in_flight_count()
 
     def close(self, timeout: float | None = None) -> None:
         """Flush within ``timeout`` (default: ``exit_flush_timeout_s``), spool or count the rest."""
@@ -204,7 +209,7 @@ class Tracker:
         return TrackerStats(
             **values,
             queue_depth=self._queue.qsize(),
-            in_flight=len(self._in_flight),
+            in_flight=self._in_flight_count(),
             spool_bytes=self._spool.pending_bytes if self._spool is not None else 0,
             client_restarts=self._client_restarts,
         )
@@ -218,7 +223,8 @@ class Tracker:
             if self._pid != os.getpid():
                 self._own_process()
             event_id: uuid.UUID = record["event_id"]
-            return event_id if self._enqueue((cls.event_type, record), event_id) else None
+            record[_EVENT_TYPE] = cls.event_type
+            return event_id if self._enqueue(record, event_id) else None
         try:  # refused by the fast path, or none for this type: the model decides and reports
             event = cls(**fields)
         except ValidationError as exc:
@@ -237,7 +243,7 @@ class Tracker:
         if self.config.strict:
             raise rejection from exc
 
-    def _enqueue(self, item: tuple[str | None, Any], event_id: uuid.UUID | None) -> bool:
+    def _enqueue(self, item: _Item, event_id: uuid.UUID | None) -> bool:
         """Accept ``item`` (queue or spool) and say so; a refusal is counted as dropped."""
         if self._closed:
             self._dropped(event_id, "closed")
@@ -279,9 +285,12 @@ class Tracker:
     def _start(self) -> None:
         self._pid = os.getpid()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # seq -> (key, value, when handed to the client); insertion order is age order
-        self._in_flight: dict[int, tuple[bytes, bytes, float]] = {}
-        self._seq = itertools.count()
+        # value -> (key, when handed to the client, copies in flight); insertion order is age
+        # order. Keyed by the value, so that one callback serves every record: no callable
+        # per record for the cyclic GC to count and collect.
+        self._in_flight: dict[bytes, tuple[bytes, float, int]] = {}
+        self._in_flight_lock = threading.Lock()  # kafka-python reports from its own thread
+        self._report = self._delivered  # one bound method, handed to the client every time
         self._broker_down = False
         # Set by close() when its budget is spent: the sender stops taking events, so that
         # close() settles every event itself and none is left in the sender's hands.
@@ -349,16 +358,17 @@ class Tracker:
             elif item is not _STOP:
                 self._send(item)
 
-    def _encode(self, item: tuple[str | None, Any]) -> tuple[bytes, bytes] | None:
-        name, payload = item
-        if name is None:
-            key, value = payload
-            return key, value
-        if type(payload) is dict:  # from a helper: validated already, stamped now
-            record = payload
+    def _encode(self, item: _Item) -> tuple[bytes, bytes] | None:
+        if type(item) is dict:  # from a helper: validated already, stamped now
+            record = item
+            name = record.pop(_EVENT_TYPE)
             if "sent_time" not in record:
                 record["sent_time"] = now_millis()
         else:
+            name, payload = cast(tuple[str | None, Any], item)
+            if name is None:
+                key, value = payload
+                return key, value
             record = payload.to_avro()
         try:
             return partition_key(record), self._codec.encode(name, record)
@@ -367,7 +377,7 @@ class Tracker:
             _log.error("could not encode a %s event: %s", name, exc)
             return None
 
-    def _send(self, item: tuple[str | None, Any]) -> None:
+    def _send(self, item: _Item) -> None:
         record = self._encode(item)
         if record is None:
             return
@@ -377,19 +387,21 @@ class Tracker:
         self._produce(*record)
 
     def _produce(self, key: bytes, value: bytes) -> None:
-        seq = next(self._seq)
-        self._in_flight[seq] = (key, value, time.monotonic())
-        report = functools.partial(self._delivered, seq)
+        with self._in_flight_lock:
+            held = self._in_flight.get(value)
+            self._in_flight[value] = (
+                (key, time.monotonic(), 1) if held is None else (key, held[1], held[2] + 1)
+            )
         while True:
             try:
-                self._backend.produce(key, value, report)
+                self._backend.produce(key, value, self._report)
                 return
             except BufferError:
                 if self._abort.is_set():  # close() is out of time: it settles this in-flight one
                     return
                 self._backend.poll(0.05)  # the client's own buffer is full: let it drain
             except BrokerUnreachableError:
-                self._in_flight.pop(seq, None)
+                self._settle_in_flight(value)
                 if self._spool is not None:
                     self._broker_down = True
                     self._to_spool(key, value)
@@ -397,19 +409,31 @@ class Tracker:
                     self._counters.add("failed")
                 return
             except Exception as exc:  # a client error must not kill the sender thread
-                self._in_flight.pop(seq, None)
+                self._settle_in_flight(value)
                 self._counters.add("failed")
                 _log.error("kafka client refused a record: %s", type(exc).__name__)
                 return
 
-    def _delivered(self, seq: int, err: Exception | None) -> None:
-        record = self._in_flight.pop(seq, None)
-        if record is None:
-            return  # settled already (spooled or counted) when the client was restarted
+    def _settle_in_flight(self, value: bytes) -> bytes | None:
+        """One copy of ``value`` is no longer in the client's hands: its key, or None when
+        it was settled already (spooled or counted when the client was restarted)."""
+        with self._in_flight_lock:
+            held = self._in_flight.pop(value, None)
+            if held is not None and held[2] > 1:
+                self._in_flight[value] = (held[0], held[1], held[2] - 1)
+        return None if held is None else held[0]
+
+    def _in_flight_count(self) -> int:
+        return sum(held[2] for held in list(self._in_flight.values()))
+
+    def _delivered(self, value: bytes, err: Exception | None) -> None:
+        key = self._settle_in_flight(value)
+        if key is None:
+            return
         if err is None:
             self._counters.add("sent")
         elif self._spool is not None:
-            self._to_spool(record[0], record[1])
+            self._to_spool(key, value)
         else:
             self._counters.add("failed")
             _log.warning("event not delivered: %s", type(err).__name__)
@@ -433,8 +457,8 @@ class Tracker:
             oldest = next(iter(self._in_flight.values()))
         except (StopIteration, RuntimeError):  # empty, or changed by a callback meanwhile
             return
-        if now - oldest[2] > self._stuck_after:
-            self._restart_client(f"a record unacknowledged for {now - oldest[2]:.0f} s")
+        if now - oldest[1] > self._stuck_after:
+            self._restart_client(f"a record unacknowledged for {now - oldest[1]:.0f} s")
 
     def _restart_client(self, why: str) -> None:
         """Settle what the client holds (spool it, or count it failed) and start a new one."""
@@ -446,18 +470,19 @@ class Tracker:
         _log.warning(
             "kafka client stuck (%s): restarting it; %d events re-spooled or counted failed",
             why,
-            len(stranded),
+            sum(copies for _, _, copies in stranded.values()),
         )
         self._client_restarts += 1
         try:
             self._backend.restart()
         except Exception as exc:  # a new client that cannot start now is retried by the probe
             _log.error("kafka client restart failed: %s", type(exc).__name__)
-        for key, value, _ in stranded.values():
-            if self._spool is not None:
-                self._to_spool(key, value)
-            else:
-                self._counters.add("failed")
+        for value, (key, _, copies) in stranded.items():
+            for _ in range(copies):
+                if self._spool is not None:
+                    self._to_spool(key, value)
+                else:
+                    self._counters.add("failed")
         if self._spool is not None:
             self._broker_down = True  # probe before replaying into the new client
         self._next_probe = 0.0
@@ -494,7 +519,7 @@ class Tracker:
         batch = ReplayBatch(records, position, now + self._stuck_after)
         for index, (key, value) in enumerate(records):
             try:
-                self._backend.produce(key, value, functools.partial(batch.report, index))
+                self._backend.produce(key, value, functools.partial(_replay_report, batch, index))
             except (BufferError, BrokerUnreachableError) as exc:
                 batch.truncate(index)  # the rest stays in the spool for the next batch
                 if isinstance(exc, BrokerUnreachableError):
@@ -526,14 +551,15 @@ class Tracker:
                     self._to_spool(*record)
                 elif record is not None:
                     self._counters.add("failed")
-        leftovers, self._in_flight = list(self._in_flight.values()), {}
-        for key, value, _ in leftovers:
-            if self._spool is not None:
-                self._to_spool(key, value)
-            else:
-                self._counters.add("failed")
+        leftovers, self._in_flight = self._in_flight, {}
+        for value, (key, _, copies) in leftovers.items():
+            for _ in range(copies):
+                if self._spool is not None:
+                    self._to_spool(key, value)
+                else:
+                    self._counters.add("failed")
         if leftovers and self._spool is None:
-            _log.warning("%d events undelivered at close", len(leftovers))
+            _log.warning("%d events undelivered at close", sum(c for _, _, c in leftovers.values()))
 
     @staticmethod
     def _safely(callback: Callable[..., None], *args: Any) -> None:
@@ -546,6 +572,10 @@ class Tracker:
 @functools.cache
 def _fields_validators() -> dict[type[Event], FieldsValidator]:
     return validators(EVENT_CLASSES.values())
+
+
+def _replay_report(batch: ReplayBatch, index: int, _value: bytes, err: Exception | None) -> None:
+    batch.report(index, err)
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Tracker]) -> None:

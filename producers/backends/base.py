@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-DeliveryCallback = Callable[[Exception | None], None]
-"""Called once per record: ``None`` when the broker acknowledged it, else the error."""
+DeliveryCallback = Callable[[bytes, Exception | None], None]
+"""Called once per record with its value: ``None`` when the broker acknowledged it, else
+the error. The tracker hands the same callback over for every record."""
 
 ClientErrorCallback = Callable[[Exception], None]
 """Called on client-level errors (all brokers down, authentication...)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -40,6 +41,8 @@ class ConfluentBackend:
         settings.update(config.client_config)
         self._settings = settings
         self._producer = Producer(settings)
+        self._reporting_to: DeliveryCallback | None = None
+        self._report: Callable[[KafkaError | None, Any], None] | None = None
 
     def _client_error(self, error: KafkaError) -> None:
         now = time.monotonic()
@@ -50,10 +53,9 @@ class ConfluentBackend:
             self._on_error(KafkaException(error))
 
     def produce(self, key: bytes, value: bytes, on_delivery: DeliveryCallback) -> None:
-        def delivered(err: KafkaError | None, _msg: Any) -> None:
-            on_delivery(None if err is None else KafkaException(err))
-
-        self._producer.produce(self._topic, value, key, on_delivery=delivered)
+        if on_delivery is not self._reporting_to:  # the tracker's is the same every time
+            self._reporting_to, self._report = on_delivery, _adapted(on_delivery)
+        self._producer.produce(self._topic, value, key, on_delivery=self._report)
 
     def poll(self, timeout: float) -> None:
         self._producer.poll(timeout)
@@ -75,6 +77,13 @@ class ConfluentBackend:
 
     def close(self, timeout: float) -> None:
         self._producer.flush(timeout)
+
+
+def _adapted(on_delivery: DeliveryCallback) -> Callable[[KafkaError | None, Any], None]:
+    def delivered(err: KafkaError | None, msg: Any) -> None:
+        on_delivery(msg.value(), None if err is None else KafkaException(err))
+
+    return delivered
 
 
 __all__ = ["ConfluentBackend"]

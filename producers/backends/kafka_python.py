@@ -74,7 +74,7 @@ class KafkaPythonBackend:
         def done(result: Any) -> None:
             with self._settled_lock:
                 self._settled += 1
-            on_delivery(result if isinstance(result, Exception) else None)
+            on_delivery(value, result if isinstance(result, Exception) else None)
 
         future.add_both(done)
 

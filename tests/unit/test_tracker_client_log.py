@@ -78,7 +78,7 @@ def test_a_real_client_against_a_dead_broker_logs_no_errors(
             client_config={"reconnect.backoff.ms": 10, "reconnect.backoff.max.ms": 50},
         )
     )
-    backend.produce(b"k", b"v", lambda err: None)
+    backend.produce(b"k", b"v", lambda value, err: None)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         backend.poll(0.1)

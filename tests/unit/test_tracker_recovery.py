@@ -18,7 +18,7 @@ from shopstream.producers.replay import ReplayBatch
 from shopstream.producers.spool import Spool
 from shopstream.schemas.examples import example_events
 
-Callback = Callable[[Exception | None], None]
+Callback = Callable[[bytes, Exception | None], None]
 
 
 class FakeClient:
@@ -39,7 +39,7 @@ class FakeClient:
             ready, self.held = self.held, []
             for value, report in ready:
                 self.delivered.append(value)
-                report(None)
+                report(value, None)
         time.sleep(timeout)
 
     def reachable(self, timeout: float) -> bool:
@@ -52,8 +52,8 @@ class FakeClient:
     def restart(self) -> None:
         self.restarts += 1
         stranded, self.held = self.held, []
-        for _, report in stranded:  # a restarted client fails what it held, late
-            report(RuntimeError("client closed"))
+        for value, report in stranded:  # a restarted client fails what it held, late
+            report(value, RuntimeError("client closed"))
 
     def close(self, timeout: float) -> None:
         self.flush(timeout)
@@ -200,5 +200,26 @@ def test_a_forked_child_that_does_not_track_builds_no_client(
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        tracker.close(0)
+
+
+def test_identical_records_in_flight_are_each_settled(client: FakeClient) -> None:
+    """In-flight records are keyed by their bytes: two identical ones count twice."""
+    client.hold = True
+    tracker = _tracker(None)
+    try:
+        for _ in range(3):
+            tracker.send_raw(b"k", b"same bytes")
+        _wait(lambda: tracker.stats().in_flight == 3)
+        client.hold = False
+        _wait(lambda: tracker.stats().sent == 3)
+        assert tracker.stats().in_flight == 0
+        client.hold = True
+        for _ in range(2):
+            tracker.send_raw(b"k", b"same bytes")
+        _wait(lambda: tracker.stats().in_flight == 2)
+        _wait(lambda: tracker.stats().client_restarts == 1)  # stuck: both count as failed
+        assert tracker.stats().failed == 2
     finally:
         tracker.close(0)
