@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
@@ -37,6 +37,14 @@ class RuleContext:
     now: dt.datetime
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     horizon: dt.timedelta = dt.timedelta(days=400)
+    latest: dt.datetime = field(init=False, repr=False, compare=False)
+    """``now + clock_skew``: the latest acceptable event time (worked out once, not per event)."""
+    earliest: dt.datetime = field(init=False, repr=False, compare=False)
+    """``now - horizon``: the earliest acceptable event time."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latest", self.now + self.clock_skew)
+        object.__setattr__(self, "earliest", self.now - self.horizon)
 
 
 def validate_record(
@@ -429,9 +437,9 @@ def _rule(fn: Callable[[Mapping[str, Any], RuleContext], Found]) -> RuleFn:
 def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Found:
     event_time = r.get("event_time")
     if isinstance(event_time, dt.datetime):
-        if event_time > ctx.now + ctx.clock_skew:
+        if event_time > ctx.latest:
             return [("event_time", f"more than {ctx.clock_skew} in the future")]
-        if event_time < ctx.now - ctx.horizon:
+        if event_time < ctx.earliest:
             return [("event_time", f"older than the {ctx.horizon.days}-day aggregation horizon")]
     return _HOLDS
 
