@@ -30,14 +30,12 @@ from shopstream.processors.deadletter import (
 from shopstream.schemas.codec import Codec
 from shopstream.schemas.errors import DecodeError
 from shopstream.schemas.pseudonymised import load_clean_contract
-from shopstream.schemas.validation import RuleContext, validate_record
+from shopstream.schemas.validation import RuleClock, RuleContext, validate_record
 
 PROCESSOR = "clean"
 PROCESSOR_VERSION = "1"
 
 log = logging.getLogger(__name__)
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +95,12 @@ class CleanStage:
         self._dead_letter_key = dead_letter_key
         self._codec = codec or Codec()
         self._clean_codec = Codec(load_clean_contract())
-        self._time_rules = time_rules
-        self._clock = clock
-        self._now_ms = -1
-        self._now_cached = (_EPOCH, RuleContext(now=_EPOCH))
+        self._rule_clock = RuleClock(
+            clock=clock, clock_skew=time_rules.clock_skew, horizon=time_rules.horizon
+        )
 
     def process(self, value: bytes | None, source: Source) -> Outcome:
-        now, context = self._now()
+        now, context = self._rule_clock.now()
         try:
             return self._process(value or b"", source, now, context)
         except Exception as exc:  # a bug of ours must not stop the stage or lose the message
@@ -115,23 +112,6 @@ class CleanStage:
             )
             reason = Reason(path="$", rule="internal_error", message=type(exc).__name__)
             return self._reject(value or b"", source, now, (reason,))
-
-    def _now(self) -> tuple[dt.datetime, RuleContext]:
-        """The clock and the rules' context for it, made once per millisecond (a datetime
-        and a context per message cost more than a small event's validation)."""
-        ms = int(self._clock() * 1000)
-        if ms != self._now_ms:
-            now = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-            self._now_ms = ms
-            self._now_cached = (
-                now,
-                RuleContext(
-                    now=now,
-                    clock_skew=self._time_rules.clock_skew,
-                    horizon=self._time_rules.horizon,
-                ),
-            )
-        return self._now_cached
 
     def _process(
         self, value: bytes, source: Source, now: dt.datetime, context: RuleContext

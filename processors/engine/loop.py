@@ -70,7 +70,8 @@ def client_configs(settings: StageSettings, *, group: str) -> tuple[dict[str, An
     ``session.timeout.ms`` (45 s) and its open transaction blocks read_committed readers
     for ``transaction.timeout.ms`` (60 s). A stage commits every ``commit_interval_s``, so
     both are lowered here (10 s and 15 s), and so is the longest wait of a fetch (below);
-    ``consumer_config`` / ``producer_config`` override them. With ``instance_id`` a restarted instance fences its predecessor at once.
+    ``consumer_config`` / ``producer_config`` override them. With ``instance_id`` a
+    restarted instance fences its predecessor at once.
     """
     consumer: dict[str, Any] = {
         "session.timeout.ms": 10_000,
@@ -88,6 +89,13 @@ def client_configs(settings: StageSettings, *, group: str) -> tuple[dict[str, An
     consumer.update({**settings.kafka_config, **settings.consumer_config})
     producer.update({**settings.kafka_config, **settings.producer_config})
     return consumer, producer
+
+
+def poll_timeout(settings: StageSettings) -> float:
+    """How long a stage's engine waits in one poll: well under the commit interval, since
+    the commit is checked only when a poll returns, and a poll as long as the interval
+    would let a bursty or quiet input hold its outputs back a whole extra interval."""
+    return min(1.0, settings.commit_interval_s / 5)
 
 
 class TransactionalLoop:
@@ -109,9 +117,7 @@ class TransactionalLoop:
         self._batch_size = batch_size
         self._on_batch = on_batch
         self._interval = settings.commit_interval_s
-        # A poll as long as the commit interval would let a quiet input hold an open
-        # transaction (and its outputs) for a whole extra interval.
-        self._poll_timeout = min(1.0, settings.commit_interval_s / 5)
+        self._poll_timeout = poll_timeout(settings)
         consumer_config, producer_config = client_configs(settings, group=group)
         self._consumer = Consumer(
             {
@@ -317,4 +323,4 @@ def _log_client_error(error: KafkaError) -> None:
     log.warning("kafka: %s", error.str())
 
 
-__all__ = ["Handler", "Output", "TransactionalLoop", "client_configs"]
+__all__ = ["Handler", "Output", "TransactionalLoop", "client_configs", "poll_timeout"]

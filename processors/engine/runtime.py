@@ -20,7 +20,7 @@ from quixstreams import Application
 
 from shopstream.processors.engine.http import StageHTTPServer
 from shopstream.processors.engine.lag import LagMonitor
-from shopstream.processors.engine.loop import client_configs
+from shopstream.processors.engine.loop import client_configs, poll_timeout
 from shopstream.processors.engine.metrics import LagCollector, RestoreCollector, StageMetrics
 from shopstream.processors.engine.settings import StageSettings
 from shopstream.processors.engine.status import status_routes
@@ -52,10 +52,7 @@ def new_application(
         # Logging is the command line's business (JSON logs); the engine only emits.
         loglevel=None,
         on_message_processed=on_processed,
-        # Quix checks the checkpoint after a poll returns: a poll as long as the commit
-        # interval would let a bursty input (stage 2 reads stage 1's commits) wait a whole
-        # extra interval before its output commits.
-        consumer_poll_timeout=min(1.0, settings.commit_interval_s / 5),
+        consumer_poll_timeout=poll_timeout(settings),
     )
 
 
