@@ -501,8 +501,12 @@ class PipelineWatch:
             return False
         if self.behind("clean") != 0:
             return False
-        # Stage 1 has committed everything: the clean topic is complete; read it all.
-        if not self.read_to_end([self._topics.clean], timeout=1.0):
+        # Stage 1 has committed everything: read its outputs. Its committed offsets can be
+        # visible a moment before the commit markers reach the output partitions, so the
+        # outputs are complete only once every raw message's clean event or dead letter is.
+        if not self.read_to_end([self._topics.clean, self._topics.dlq], timeout=1.0):
+            return False
+        if sum(self.clean_by_type.values()) + self.dead_letters < expected_raw:
             return False
         return self.behind("aggregate") == 0
 
