@@ -18,12 +18,14 @@ our canonical form is identical (tests/unit/test_codec.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import validate as _fastavro_validate
 
 from shopstream.schemas.contract import Contract, EventSchema
@@ -50,13 +52,31 @@ class DecodedEvent(NamedTuple):
     """The record resolved into the current version of ``name``."""
 
 
-class Codec:
-    """Encode and decode events of every schema in a :class:`Contract`."""
+PLAIN_LOGICAL_TYPES = ("uuid", "timestamp-millis")
+"""The logical types a ``plain_ids_and_times`` codec leaves as they are on the wire."""
 
-    def __init__(self, contract: Contract | None = None) -> None:
+
+class Codec:
+    """Encode and decode events of every schema in a :class:`Contract`.
+
+    By default values of logical types are Python's: ``uuid.UUID``, aware UTC
+    ``datetime``, ``date``. With ``plain_ids_and_times`` (stage 1's choice: it passes ids
+    and times through, and fastavro's conversions cost a third of its decode) uuids stay
+    text and timestamp-millis stay integer epoch milliseconds, both ways; dates are still
+    dates. Decoding accepts and refuses exactly the same bytes either way, and gives the
+    same values: a uuid in its canonical form (lower-case, hyphenated; another form that
+    ``uuid.UUID`` reads is rewritten to it), a time within ``datetime``'s range.
+    """
+
+    def __init__(
+        self, contract: Contract | None = None, *, plain_ids_and_times: bool = False
+    ) -> None:
         self.contract = contract or Contract.load()
         self._current = {n: self.contract.latest(n) for n in self.contract.names}
         self._headers = {n: MAGIC + s.fingerprint for n, s in self._current.items()}
+        self._plain: dict[int, _PlainSchema] | None = None
+        if plain_ids_and_times:
+            self._plain = {id(s): _PlainSchema.of(s) for s in self.contract}
 
     def schema(self, name: str) -> EventSchema:
         """The current schema of an event type."""
@@ -84,10 +104,11 @@ class Codec:
         if record.get("schema_version") != schema.version:
             # The field states the version written with; the framing's fingerprint must agree.
             record = {**record, "schema_version": schema.version}
+        parsed = schema.parsed if self._plain is None else self._plain[id(schema)].parsed
         buffer = io.BytesIO()
         buffer.write(header)
         try:
-            schemaless_writer(buffer, schema.parsed, record)
+            schemaless_writer(buffer, parsed, record)
         except Exception as exc:  # fastavro raises TypeError, ValueError, KeyError, ...
             raise EncodeError(
                 f"{name}: {describe_encode_failure(schema, record, exc)}",
@@ -118,19 +139,113 @@ class Codec:
                 raw=data,
                 fingerprint=fingerprint,
             )
-        record = read_body(data, HEADER_SIZE, writer, self._current[writer.name])
+        reader = self._current[writer.name]
+        if self._plain is None:
+            record = read_body(data, HEADER_SIZE, writer, reader)
+        else:
+            plain = self._plain[id(reader)]
+            record = _read(data, HEADER_SIZE, writer, self._plain[id(writer)].parsed, plain.parsed)
+            plain.check(record, data)
         return DecodedEvent(writer.name, writer.version, fingerprint, record)
+
+
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+).fullmatch
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MIN_MS = -((_EPOCH - dt.datetime.min.replace(tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1))
+_MAX_MS = (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(milliseconds=1)
+"""The epoch milliseconds a datetime can hold: what fastavro's timestamp-millis reader accepts."""
+
+
+class _PlainSchema(NamedTuple):
+    """A schema parsed without the uuid and timestamp-millis logical types, and what
+    decoding still owes: the checks fastavro's conversions made (top-level fields only:
+    the contract has these types nowhere else, which :meth:`of` makes sure of)."""
+
+    parsed: Any
+    uuids: tuple[str, ...]
+    times: tuple[str, ...]
+
+    @classmethod
+    def of(cls, schema: EventSchema) -> _PlainSchema:
+        uuids = tuple(f["name"] for f in schema.avsc["fields"] if _logical(f["type"]) == "uuid")
+        times = tuple(
+            f["name"] for f in schema.avsc["fields"] if _logical(f["type"]) == "timestamp-millis"
+        )
+        if _count_logical(schema.avsc) != len(uuids) + len(times):
+            raise NotImplementedError(
+                f"{schema.name} v{schema.version}: a uuid or timestamp-millis below the top "
+                "level; plain_ids_and_times checks top-level fields only"
+            )
+        return cls(parse_schema(_without_logical(schema.avsc)), uuids, times)
+
+    def check(self, record: dict[str, Any], data: bytes) -> None:
+        """Refuse what fastavro's conversions would have refused; canonical uuid text."""
+        for name in self.uuids:
+            value = record.get(name)
+            if isinstance(value, str) and not _CANONICAL_UUID(value):
+                try:
+                    record[name] = str(uuid.UUID(value))
+                except ValueError as exc:
+                    raise MalformedError(
+                        f"{name}: not a UUID ({type(exc).__name__})", raw=data
+                    ) from exc
+        for name in self.times:
+            value = record.get(name)
+            if isinstance(value, int) and not _MIN_MS <= value <= _MAX_MS:
+                raise MalformedError(f"{name}: outside the range of a datetime", raw=data)
+
+
+def _logical(avro_type: Any) -> str | None:
+    """The logical type of a field's type, looking inside a ``["null", X]`` union."""
+    if isinstance(avro_type, list):
+        found = {_logical(t) for t in avro_type} - {None}
+        return found.pop() if len(found) == 1 else None
+    if isinstance(avro_type, dict):
+        logical = avro_type.get("logicalType")
+        return logical if isinstance(logical, str) else None
+    return None
+
+
+def _count_logical(node: Any) -> int:
+    """How many uuid and timestamp-millis annotations a schema has, anywhere in it."""
+    if isinstance(node, list):
+        return sum(_count_logical(x) for x in node)
+    if isinstance(node, dict):
+        own = 1 if node.get("logicalType") in PLAIN_LOGICAL_TYPES else 0
+        return own + sum(_count_logical(v) for v in node.values())
+    return 0
+
+
+def _without_logical(avsc: Any) -> Any:
+    """A copy of a schema without the uuid and timestamp-millis logical-type annotations."""
+    if isinstance(avsc, dict):
+        return {
+            k: _without_logical(v)
+            for k, v in avsc.items()
+            if not (k == "logicalType" and v in PLAIN_LOGICAL_TYPES)
+        }
+    if isinstance(avsc, list):
+        return [_without_logical(x) for x in avsc]
+    return avsc
 
 
 def read_body(data: bytes, offset: int, writer: EventSchema, reader: EventSchema) -> dict[str, Any]:
     """Read one Avro binary record from ``data[offset:]``; the whole rest must be the record."""
+    return _read(data, offset, writer, writer.parsed, reader.parsed)
+
+
+def _read(
+    data: bytes, offset: int, writer: EventSchema, writer_parsed: Any, reader_parsed: Any
+) -> dict[str, Any]:
     buffer = io.BytesIO(data)
     buffer.seek(offset)
-    reader_schema = None if reader is writer else reader.parsed
+    reader_schema = None if reader_parsed is writer_parsed else reader_parsed
     try:
-        record = schemaless_reader(buffer, writer.parsed, reader_schema)
+        record = schemaless_reader(buffer, writer_parsed, reader_schema)
     except Exception as exc:  # garbage bodies raise many types; a re-read tells which case
-        if isinstance(exc, EOFError) or _runs_out(data, offset, writer, reader_schema):
+        if isinstance(exc, EOFError) or _runs_out(data, offset, writer_parsed, reader_schema):
             raise TruncatedError(
                 f"{writer.name} v{writer.version}: body ends early", raw=data
             ) from exc
@@ -160,7 +275,7 @@ class _ReadTracker(io.BytesIO):
         return chunk
 
 
-def _runs_out(data: bytes, offset: int, writer: EventSchema, reader_schema: Any) -> bool:
+def _runs_out(data: bytes, offset: int, writer_parsed: Any, reader_schema: Any) -> bool:
     """Did reading fail because the bytes ended (error path only)?
 
     The reader's position cannot tell: a bad enum or union index in the last byte
@@ -170,7 +285,7 @@ def _runs_out(data: bytes, offset: int, writer: EventSchema, reader_schema: Any)
     buffer = _ReadTracker(data)
     buffer.seek(offset)
     try:
-        schemaless_reader(buffer, writer.parsed, reader_schema)
+        schemaless_reader(buffer, writer_parsed, reader_schema)
     except Exception:
         return buffer.ran_out
     return False  # pragma: no cover - the same bytes failed a moment ago
@@ -220,6 +335,7 @@ def _without_values(exc: Exception) -> str:
 __all__ = [
     "HEADER_SIZE",
     "MAGIC",
+    "PLAIN_LOGICAL_TYPES",
     "Codec",
     "DecodeError",
     "DecodedEvent",

@@ -36,10 +36,18 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 HORIZON = dt.timedelta(days=400)
 """How old an event time may be, by default (the aggregation horizon)."""
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
-    """What the time rules compare against."""
+    """What the time rules compare against.
+
+    Times in a record may be aware datetimes or integer epoch milliseconds (as a codec
+    with ``plain_ids_and_times`` decodes them); the bounds are kept in both forms, the
+    integer ones in microseconds so that the comparisons stay exact.
+    """
 
     now: dt.datetime
     clock_skew: dt.timedelta = CLOCK_SKEW
@@ -48,13 +56,20 @@ class RuleContext:
     """``now + clock_skew``: the latest acceptable event time (worked out once, not per event)."""
     earliest: dt.datetime = field(init=False, repr=False, compare=False)
     """``now - horizon``: the earliest acceptable event time."""
+    now_ms: int = field(init=False, repr=False, compare=False)
+    """``now`` in epoch milliseconds (truncated)."""
+    latest_us: int = field(init=False, repr=False, compare=False)
+    earliest_us: int = field(init=False, repr=False, compare=False)
+    clock_skew_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "latest", self.now + self.clock_skew)
-        object.__setattr__(self, "earliest", self.now - self.horizon)
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        set_ = object.__setattr__
+        set_(self, "latest", self.now + self.clock_skew)
+        set_(self, "earliest", self.now - self.horizon)
+        set_(self, "now_ms", (self.now - _EPOCH) // dt.timedelta(milliseconds=1))
+        set_(self, "latest_us", (self.latest - _EPOCH) // _MICROSECOND)
+        set_(self, "earliest_us", (self.earliest - _EPOCH) // _MICROSECOND)
+        set_(self, "clock_skew_us", self.clock_skew // _MICROSECOND)
 
 
 class RuleClock:
@@ -478,7 +493,12 @@ def _rule(fn: Callable[[Mapping[str, Any], RuleContext], Found]) -> RuleFn:
 @_rule
 def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Found:
     event_time = r.get("event_time")
-    if isinstance(event_time, dt.datetime):
+    if type(event_time) is int:  # epoch milliseconds
+        if event_time * 1000 > ctx.latest_us:
+            return [("event_time", f"more than {ctx.clock_skew} in the future")]
+        if event_time * 1000 < ctx.earliest_us:
+            return [("event_time", f"older than the {ctx.horizon.days}-day aggregation horizon")]
+    elif isinstance(event_time, dt.datetime):
         if event_time > ctx.latest:
             return [("event_time", f"more than {ctx.clock_skew} in the future")]
         if event_time < ctx.earliest:
@@ -489,11 +509,15 @@ def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Found:
 @_rule
 def _sent_not_before_event(r: Mapping[str, Any], ctx: RuleContext) -> Found:
     sent, event = r.get("sent_time"), r.get("event_time")
-    if (
-        isinstance(sent, dt.datetime)
-        and isinstance(event, dt.datetime)
-        and sent < event - ctx.clock_skew
-    ):
+    if type(sent) is int and type(event) is int:  # epoch milliseconds
+        early = (sent - event) * 1000 < -ctx.clock_skew_us
+    else:
+        early = (
+            isinstance(sent, dt.datetime)
+            and isinstance(event, dt.datetime)
+            and sent < event - ctx.clock_skew
+        )
+    if early:
         return [("sent_time", "earlier than event_time beyond the clock-skew tolerance")]
     return _HOLDS
 
@@ -529,6 +553,8 @@ def _product_page_has_product(r: Mapping[str, Any], ctx: RuleContext) -> Found:
 @_rule
 def _birth_date_plausible(r: Mapping[str, Any], ctx: RuleContext) -> Found:
     birth, event_time = r.get("birth_date"), r.get("event_time")
+    if type(event_time) is int and isinstance(birth, dt.date):  # epoch milliseconds
+        event_time = _EPOCH + dt.timedelta(milliseconds=event_time)
     if isinstance(birth, dt.date) and isinstance(event_time, dt.datetime):
         on = event_time.date()
         if birth > on:

@@ -28,6 +28,7 @@ from shopstream.processors.deadletter import (
     reasons_from_violations,
 )
 from shopstream.schemas.codec import Codec
+from shopstream.schemas.contract import Contract
 from shopstream.schemas.errors import DecodeError
 from shopstream.schemas.pseudonymised import load_clean_contract
 from shopstream.schemas.validation import RuleClock, RuleContext, validate_record
@@ -87,14 +88,17 @@ class CleanStage:
         transform: CleanTransform,
         dead_letter_key: DeadLetterKey,
         *,
-        codec: Codec | None = None,
+        contract: Contract | None = None,
         time_rules: TimeRules = TimeRules(),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._transform = transform
         self._dead_letter_key = dead_letter_key
-        self._codec = codec or Codec()
-        self._clean_codec = Codec(load_clean_contract())
+        # Ids and times stay as they are on the wire (text, epoch milliseconds): the stage
+        # passes them through, and fastavro's conversions to UUID and datetime and back
+        # were a fifth of its work (docs/benchmarks.md, pipeline).
+        self._codec = Codec(contract, plain_ids_and_times=True)
+        self._clean_codec = Codec(load_clean_contract(), plain_ids_and_times=True)
         self._rule_clock = RuleClock(
             clock=clock, clock_skew=time_rules.clock_skew, horizon=time_rules.horizon
         )
@@ -140,7 +144,7 @@ class CleanStage:
                 record=record,
                 fingerprint=decoded.fingerprint,
             )
-        clean = self._transform.apply(event_type, record, processed_time=now)
+        clean = self._transform.apply(event_type, record, processed_time=context.now_ms)
         out = clean.record
         subject = (
             out.get("buyer_pseudonym")
@@ -148,12 +152,11 @@ class CleanStage:
             or f"product:{out.get('product_id')}"
         )
         key = f"{out['shop_id']}|{subject}".encode()
-        event_time: dt.datetime = record["event_time"]
         return Cleaned(
             event_type=event_type,
             key=key,
             value=self._clean_codec.encode(event_type, out),
-            event_time_ms=int(event_time.timestamp() * 1000),
+            event_time_ms=record["event_time"],
             redactions=clean.redactions,
         )
 

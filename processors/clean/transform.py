@@ -16,6 +16,8 @@ from shopstream.processors.privacy import Pseudonymiser, age_band, region_code, 
 from shopstream.schemas.contract import Contract
 from shopstream.schemas.pseudonymised import pseudonym_name, treatment_of
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 Step = Callable[[str, Mapping[str, Any], dict[str, Any]], int]
 """(shop_id, raw record, clean record being built) -> number of redactions made."""
 
@@ -39,7 +41,7 @@ class CleanTransform:
         self._pseudonymiser = pseudonymiser
         self._district_allowlist = district_allowlist
         contract = contract or Contract.load()
-        self._plans: dict[str, tuple[Step, ...]] = {
+        self._plans: dict[str, tuple[tuple[str, ...], tuple[Step, ...]]] = {
             name: self._compile(contract.latest(name).avsc) for name in contract.names
         }
         self._free_text = {
@@ -52,13 +54,19 @@ class CleanTransform:
         return self._pseudonymiser.key_id
 
     def apply(
-        self, name: str, record: Mapping[str, Any], *, processed_time: dt.datetime
+        self, name: str, record: Mapping[str, Any], *, processed_time: dt.datetime | int
     ) -> CleanRecord:
-        """The clean record of a valid raw ``record`` of type ``name``."""
+        """The clean record of a valid raw ``record`` of type ``name``.
+
+        Times may be datetimes or epoch milliseconds (a ``plain_ids_and_times`` codec's),
+        ``processed_time`` in the same form as the record's; fields are kept as they come.
+        """
         shop_id = record["shop_id"]
-        out: dict[str, Any] = {}
+        kept, steps = self._plans[name]
+        # Most fields are kept as they are: copied in one go, not a step each.
+        out: dict[str, Any] = dict(zip(kept, map(record.get, kept), strict=True))
         redactions = 0
-        for step in self._plans[name]:
+        for step in steps:
             redactions += step(shop_id, record, out)
         out["pseudonym_key_id"] = self._pseudonymiser.key_id
         out["processed_time"] = processed_time
@@ -66,20 +74,16 @@ class CleanTransform:
             out["redactions"] = redactions
         return CleanRecord(out, redactions)
 
-    def _compile(self, avsc: Mapping[str, Any]) -> tuple[Step, ...]:
-        return tuple(self._step(fdef) for fdef in avsc["fields"])
+    def _compile(self, avsc: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[Step, ...]]:
+        """The fields kept as they are, and a step for each of the others."""
+        kept = tuple(f["name"] for f in avsc["fields"] if treatment_of(f) == "keep")
+        steps = tuple(self._step(f) for f in avsc["fields"] if treatment_of(f) != "keep")
+        return kept, steps
 
     def _step(self, fdef: Mapping[str, Any]) -> Step:
         name: str = fdef["name"]
         treatment = treatment_of(fdef)
         pseudonymiser = self._pseudonymiser
-        if treatment == "keep":
-
-            def keep(shop: str, raw: Mapping[str, Any], out: dict[str, Any]) -> int:
-                out[name] = raw.get(name)
-                return 0
-
-            return keep
         if treatment == "hmac":
             target = pseudonym_name(name)
 
@@ -120,7 +124,9 @@ class CleanTransform:
 
             def band(shop: str, raw: Mapping[str, Any], out: dict[str, Any]) -> int:
                 born = raw.get(name)
-                at: dt.datetime = raw["event_time"]
+                at = raw["event_time"]
+                if type(at) is int:  # epoch milliseconds
+                    at = _EPOCH + dt.timedelta(milliseconds=at)
                 out["age_band"] = None if born is None else age_band(born, at.date())
                 return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
@@ -130,6 +131,19 @@ RuleFn = Callable[[Mapping[str, Any], RuleContext], Iterator[tuple[str, str]]]
 REFERENCE_RULES: dict[str, RuleFn] = {}
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _is_millis(value: Any) -> bool:
+    """A time as epoch milliseconds (how a plain_ids_and_times codec decodes it)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(at: dt.datetime) -> Fraction:
+    """Exact seconds since the epoch."""
+    return Fraction((at - _EPOCH) // dt.timedelta(microseconds=1), 10**6)
+
+
 def _rule(fn: RuleFn) -> RuleFn:
     REFERENCE_RULES[fn.__name__.lstrip("_")] = fn
     return fn
@@ -138,7 +152,12 @@ def _rule(fn: RuleFn) -> RuleFn:
 @_rule
 def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     event_time = r.get("event_time")
-    if isinstance(event_time, dt.datetime):
+    if _is_millis(event_time):  # epoch milliseconds: compared as exact seconds
+        if Fraction(event_time, 1000) > _seconds(ctx.now + ctx.clock_skew):
+            yield "event_time", f"more than {ctx.clock_skew} in the future"
+        elif Fraction(event_time, 1000) < _seconds(ctx.now - ctx.horizon):
+            yield "event_time", f"older than the {ctx.horizon.days}-day aggregation horizon"
+    elif isinstance(event_time, dt.datetime):
         if event_time > ctx.now + ctx.clock_skew:
             yield "event_time", f"more than {ctx.clock_skew} in the future"
         elif event_time < ctx.now - ctx.horizon:
@@ -148,7 +167,11 @@ def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tuple
 @_rule
 def _sent_not_before_event(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     sent, event = r.get("sent_time"), r.get("event_time")
-    if (
+    if _is_millis(sent) and _is_millis(event):
+        skew = Fraction(ctx.clock_skew // dt.timedelta(microseconds=1), 10**6)
+        if Fraction(sent - event, 1000) < -skew:
+            yield "sent_time", "earlier than event_time beyond the clock-skew tolerance"
+    elif (
         isinstance(sent, dt.datetime)
         and isinstance(event, dt.datetime)
         and sent < event - ctx.clock_skew
@@ -183,6 +206,8 @@ def _product_page_has_product(r: Mapping[str, Any], ctx: RuleContext) -> Iterato
 @_rule
 def _birth_date_plausible(r: Mapping[str, Any], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     birth, event_time = r.get("birth_date"), r.get("event_time")
+    if isinstance(birth, dt.date) and _is_millis(event_time):
+        event_time = _EPOCH + dt.timedelta(milliseconds=event_time)
     if isinstance(birth, dt.date) and isinstance(event_time, dt.datetime):
         on = event_time.date()
         if birth > on:
