@@ -117,13 +117,13 @@ def pipeline(
     ] = None,
     events: Annotated[
         int, typer.Option(help="Simulated events produced to the raw topic.")
-    ] = 50_000,
+    ] = 100_000,
     buyers: Annotated[int, typer.Option(help="Simulated buyers (members).")] = 2_000,
     bad_fraction: Annotated[float, typer.Option(help="Share of bad events.")] = 0.02,
     rounds: Annotated[
         int,
         typer.Option(help="Rounds of limit, stage 1, stage 2 in turn; the median is reported."),
-    ] = 3,
+    ] = 5,
     latency_seconds: Annotated[
         float, typer.Option(help="Seconds of the steady-rate latency run (after a warm-up).")
     ] = 30.0,
