@@ -34,6 +34,7 @@ from shopstream.schemas.errors import (
     EncodeError,
     MalformedError,
     NotAvroError,
+    SchemaDefinitionError,
     TruncatedError,
     UnknownSchemaError,
 )
@@ -174,7 +175,7 @@ class _PlainSchema(NamedTuple):
             f["name"] for f in schema.avsc["fields"] if _logical(f["type"]) == "timestamp-millis"
         )
         if _count_logical(schema.avsc) != len(uuids) + len(times):
-            raise NotImplementedError(
+            raise SchemaDefinitionError(
                 f"{schema.name} v{schema.version}: a uuid or timestamp-millis below the top "
                 "level; plain_ids_and_times checks top-level fields only"
             )
