@@ -351,21 +351,22 @@ def test_kill_9_mid_write_and_restart_lands_the_topic_exactly(
     time.sleep(rng.uniform(0.5, 4.0))
     first.kill()
     kills += 1
-    # Then each one while the rows are flowing: once the progress has moved since the start.
+    # Then each one while the rows are flowing: one to three batches after this run's start.
+    # Counted in rows, not seconds: a sink given a random time could finish the topic on a
+    # fast machine, and the last run would have nothing left to recover.
     for _ in range(4):
-        seen = progress_total(dsn)
+        target = progress_total(dsn) + rng.randint(1, 3) * 200
         sink = start()
         wait_until(
-            lambda seen=seen, sink=sink: (
-                progress_total(dsn) > seen or sink.process.poll() is not None
+            lambda target=target, sink=sink: (
+                progress_total(dsn) >= target or sink.process.poll() is not None
             ),
             timeout=120,
-            interval=0.05,
+            interval=0.02,
             what="the sink to write",
         )
         if sink.process.poll() is not None:
             break  # it finished before it could be killed
-        time.sleep(rng.uniform(0.0, 0.4))
         sink.kill()
         kills += 1
         killed_at.append(progress_total(dsn))
