@@ -150,12 +150,20 @@ class Codec:
         return DecodedEvent(writer.name, writer.version, fingerprint, record)
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def datetime_from_millis(ms: int) -> dt.datetime:
+    """The aware UTC datetime of epoch milliseconds: what the default codec decodes a
+    timestamp-millis to, and a ``plain_ids_and_times`` codec leaves as the integer."""
+    return EPOCH + dt.timedelta(milliseconds=ms)
+
+
 _CANONICAL_UUID = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ).fullmatch
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MIN_MS = -((_EPOCH - dt.datetime.min.replace(tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1))
-_MAX_MS = (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(milliseconds=1)
+_MIN_MS = -((EPOCH - dt.datetime.min.replace(tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1))
+_MAX_MS = (dt.datetime.max.replace(tzinfo=dt.UTC) - EPOCH) // dt.timedelta(milliseconds=1)
 """The epoch milliseconds a datetime can hold: what fastavro's timestamp-millis reader accepts."""
 
 
@@ -334,12 +342,14 @@ def _without_values(exc: Exception) -> str:
 
 
 __all__ = [
+    "EPOCH",
     "HEADER_SIZE",
     "MAGIC",
     "PLAIN_LOGICAL_TYPES",
     "Codec",
     "DecodeError",
     "DecodedEvent",
+    "datetime_from_millis",
     "describe_encode_failure",
     "read_body",
 ]

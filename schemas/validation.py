@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from shopstream.schemas.codec import EPOCH as _EPOCH
+from shopstream.schemas.codec import datetime_from_millis
 from shopstream.schemas.contract import EventSchema, FieldSpec, RuleRef
 from shopstream.schemas.currencies import MINOR_UNIT_DIGITS
 from shopstream.schemas.errors import SchemaDefinitionError
@@ -36,7 +38,6 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 HORIZON = dt.timedelta(days=400)
 """How old an event time may be, by default (the aggregation horizon)."""
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 
@@ -98,7 +99,7 @@ class RuleClock:
         ms = int(self._clock() * 1000)
         cached = self._cached
         if cached[0] != ms:
-            now = _EPOCH + dt.timedelta(milliseconds=ms)
+            now = datetime_from_millis(ms)
             context = RuleContext(now=now, clock_skew=self._clock_skew, horizon=self._horizon)
             cached = self._cached = (ms, now, context)
         return cached[1], cached[2]
@@ -494,15 +495,15 @@ def _rule(fn: Callable[[Mapping[str, Any], RuleContext], Found]) -> RuleFn:
 def _event_time_window(r: Mapping[str, Any], ctx: RuleContext) -> Found:
     event_time = r.get("event_time")
     if type(event_time) is int:  # epoch milliseconds
-        if event_time * 1000 > ctx.latest_us:
-            return [("event_time", f"more than {ctx.clock_skew} in the future")]
-        if event_time * 1000 < ctx.earliest_us:
-            return [("event_time", f"older than the {ctx.horizon.days}-day aggregation horizon")]
+        future, old = event_time * 1000 > ctx.latest_us, event_time * 1000 < ctx.earliest_us
     elif isinstance(event_time, dt.datetime):
-        if event_time > ctx.latest:
-            return [("event_time", f"more than {ctx.clock_skew} in the future")]
-        if event_time < ctx.earliest:
-            return [("event_time", f"older than the {ctx.horizon.days}-day aggregation horizon")]
+        future, old = event_time > ctx.latest, event_time < ctx.earliest
+    else:
+        return _HOLDS
+    if future:
+        return [("event_time", f"more than {ctx.clock_skew} in the future")]
+    if old:
+        return [("event_time", f"older than the {ctx.horizon.days}-day aggregation horizon")]
     return _HOLDS
 
 
@@ -554,7 +555,7 @@ def _product_page_has_product(r: Mapping[str, Any], ctx: RuleContext) -> Found:
 def _birth_date_plausible(r: Mapping[str, Any], ctx: RuleContext) -> Found:
     birth, event_time = r.get("birth_date"), r.get("event_time")
     if type(event_time) is int and isinstance(birth, dt.date):  # epoch milliseconds
-        event_time = _EPOCH + dt.timedelta(milliseconds=event_time)
+        event_time = datetime_from_millis(event_time)
     if isinstance(birth, dt.date) and isinstance(event_time, dt.datetime):
         on = event_time.date()
         if birth > on:

@@ -13,8 +13,10 @@ import binascii
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from shopstream.schemas.codec import EPOCH as _EPOCH
+from shopstream.schemas.codec import datetime_from_millis
+
 DAY_MS = 86_400_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _VERBATIM = "="
 
@@ -34,7 +36,7 @@ def to_ms(value: datetime | int) -> int:
 
 def to_datetime(ms: int) -> datetime:
     """The aware UTC datetime of ``ms`` (what fastavro decodes timestamp-millis to)."""
-    return _EPOCH + timedelta(milliseconds=ms)
+    return datetime_from_millis(ms)
 
 
 def compact_id(event_id: object) -> str:

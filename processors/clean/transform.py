@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopstream.processors.privacy import Pseudonymiser, age_band, region_code, scrub
+from shopstream.schemas.codec import datetime_from_millis
 from shopstream.schemas.contract import Contract
 from shopstream.schemas.pseudonymised import pseudonym_name, treatment_of
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 Step = Callable[[str, Mapping[str, Any], dict[str, Any]], int]
 """(shop_id, raw record, clean record being built) -> number of redactions made."""
@@ -126,7 +125,7 @@ class CleanTransform:
                 born = raw.get(name)
                 at = raw["event_time"]
                 if type(at) is int:  # epoch milliseconds
-                    at = _EPOCH + dt.timedelta(milliseconds=at)
+                    at = datetime_from_millis(at)
                 out["age_band"] = None if born is None else age_band(born, at.date())
                 return 0
 
